@@ -1,0 +1,54 @@
+//! Choosing where tensors live, and making CUDA visible to tch.
+//!
+//! The Rust linker drops `libtorch_cuda.so` as unused (nothing in the binary
+//! refers to its symbols), and then `tch::Cuda::is_available()` is false even
+//! on a GPU machine. Instead of asking every package for `-Wl,--no-as-needed`,
+//! [`resolve`] loads the library with `dlopen` before CUDA is first queried, so
+//! its static initialisers register the CUDA backend. The libraries are found
+//! through `LD_LIBRARY_PATH`, which `cargo xtask` sets.
+
+use crate::error::{Error, Result};
+
+/// Load `libtorch_cuda.so` if it is there; returns whether it loaded.
+pub fn load_cuda_backend() -> bool {
+    static LOADED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LOADED.get_or_init(|| {
+        let name = std::ffi::CString::new("libtorch_cuda.so").unwrap();
+        // SAFETY: dlopen with a valid C string; the handle is deliberately leaked
+        // so the library stays loaded for the life of the process.
+        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        !handle.is_null()
+    })
+}
+
+/// Turn `cpu` / `cuda` / `cuda:N` into a tch device, failing clearly when CUDA is absent.
+pub fn resolve(spec: &str) -> Result<tch::Device> {
+    match spec {
+        "cpu" => Ok(tch::Device::Cpu),
+        s if s == "cuda" || s.starts_with("cuda:") => {
+            load_cuda_backend();
+            if !tch::Cuda::is_available() {
+                return Err(Error::invalid(
+                    "--device cuda",
+                    "CUDA is not available to libtorch here (no GPU, or a CPU-only libtorch); use --device cpu",
+                ));
+            }
+            let idx = s.strip_prefix("cuda:").map(|i| i.parse::<usize>()).transpose().map_err(|_| {
+                Error::invalid("--device", format!("{s:?} is not cuda:N"))
+            })?;
+            Ok(tch::Device::Cuda(idx.unwrap_or(0)))
+        }
+        other => Err(Error::invalid("--device", format!("{other:?} is not cpu, cuda or cuda:N"))),
+    }
+}
+
+/// Fix libtorch's CPU thread count (results depend on it; record it with them).
+pub fn set_threads(n: i32) {
+    tch::set_num_threads(n);
+    tch::set_num_interop_threads(1);
+}
+
+/// Seed libtorch's generators (CPU and CUDA) from the run's seed.
+pub fn seed_torch(seed: u64) {
+    tch::manual_seed(seed as i64);
+}

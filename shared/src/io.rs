@@ -1,0 +1,72 @@
+//! Files: atomic writes (write to a temporary sibling, then rename), and reading
+//! JSON that may be stored plain or gzip-compressed (`x.json` or `x.json.gz`).
+
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Write `bytes` to `path` atomically: readers see the old file or the new one, never half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let tmp = tmp_sibling(path);
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// The temporary name used by [`write_atomic`] (and by checkpoint writers).
+pub fn tmp_sibling(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Resolve `x.json` to whichever of `x.json` / `x.json.gz` exists.
+pub fn resolve_maybe_gz(path: &Path) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path.to_path_buf());
+    }
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    gz.exists().then_some(gz)
+}
+
+/// Read a file's bytes, decompressing if its name ends in `.gz`. A truncated or
+/// corrupt gzip stream is an error naming the file.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let real = resolve_maybe_gz(path).ok_or_else(|| {
+        Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "not found (looked for it plain and as .gz)"))
+    })?;
+    let bytes = std::fs::read(&real).map_err(|e| Error::io(&real, e))?;
+    if real.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut out).map_err(|e| {
+            Error::io(&real, std::io::Error::new(e.kind(), format!("corrupt or truncated gzip: {e}")))
+        })?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Parse JSON from a plain or gzip-compressed file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = read_maybe_gz(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Json { path: path.to_path_buf(), msg: e.to_string() })
+}
+
+/// Serialise to pretty JSON and write atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Json { path: path.to_path_buf(), msg: e.to_string() })?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Where external data lives: `REPRO_DATA` (set by `cargo xtask`), else the
+/// reference mirror `../shared/data` beside the checkout.
+pub fn data_root() -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("REPRO_DATA") {
+        return Some(PathBuf::from(d));
+    }
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.parent()?.join("shared/data");
+    here.is_dir().then_some(here)
+}

@@ -1,0 +1,22 @@
+//! The shared crate: everything two or more papers need.
+//!
+//! - [`model`]: one decoder-only transformer for the Hugging Face Llama, Qwen2 and
+//!   Mistral families, its config and weights loading, generation and scoring.
+//! - [`tokenize`]: tokenizers and the chat templates of those families.
+//! - [`hub`]: Hugging Face hub access (standard cache, offline, local folders).
+//! - [`world`]: the miniature instruction world every training paper runs on.
+//! - [`objectives`]: the baseline preference losses (DPO, IPO, CPO, KTO, ...).
+//! - [`train`]: the SFT, pairwise, reward-model and on-policy trainers.
+//! - [`eval`]: win rates, the length-controlled GLM, correlations, AlpacaEval loaders.
+//! - [`report`], [`io`], [`progress`], [`cli`], [`device`]: tables, atomic files, progress
+//!   bars, the command line every paper binary shares, and device set-up.
+
+pub mod cli;
+pub mod device;
+pub mod error;
+pub mod eval;
+pub mod io;
+pub mod progress;
+pub mod report;
+
+pub use error::{Error, Result};

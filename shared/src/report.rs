@@ -1,0 +1,149 @@
+//! Result tables: one writer for CSV and Markdown, numbers formatted in one place.
+//!
+//! A [`Table`] is a title, column names and rows of [`Cell`]s. `save` writes
+//! `<stem>.csv` and `<stem>.md` atomically into a results folder.
+
+use crate::error::Result;
+use crate::io::write_atomic;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    /// A number printed with the given number of decimals.
+    Num(f64, usize),
+    /// A number with its standard error, printed `x ± se`.
+    NumSe(f64, f64, usize),
+    Int(i64),
+    Missing,
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Self {
+        Cell::Text(s.into())
+    }
+    pub fn num(x: f64, decimals: usize) -> Self {
+        if x.is_finite() { Cell::Num(x, decimals) } else { Cell::Missing }
+    }
+    pub fn opt(x: Option<f64>, decimals: usize) -> Self {
+        x.map(|v| Cell::num(v, decimals)).unwrap_or(Cell::Missing)
+    }
+    /// The cell as it appears in Markdown.
+    pub fn render(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Num(x, d) => format!("{x:.d$}", d = *d),
+            Cell::NumSe(x, se, d) => format!("{x:.d$} ± {se:.d$}", d = *d),
+            Cell::Int(i) => i.to_string(),
+            Cell::Missing => "–".into(),
+        }
+    }
+    /// The cell as it appears in CSV (standard errors get their own column).
+    fn csv_fields(&self) -> Vec<String> {
+        match self {
+            Cell::NumSe(x, se, d) => vec![format!("{x:.d$}", d = *d), format!("{se:.d$}", d = *d)],
+            Cell::Missing => vec![String::new()],
+            other => vec![other.render()],
+        }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_string())
+    }
+}
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Lines printed under the Markdown table (sources, caveats).
+    pub notes: Vec<String>,
+}
+
+impl Table {
+    pub fn new(title: impl Into<String>, columns: &[&str]) -> Self {
+        Table { title: title.into(), columns: columns.iter().map(|c| c.to_string()).collect(), ..Default::default() }
+    }
+    pub fn push(&mut self, row: Vec<Cell>) {
+        assert_eq!(row.len(), self.columns.len(), "row width must match the table's columns");
+        self.rows.push(row);
+    }
+    pub fn note(&mut self, line: impl Into<String>) {
+        self.notes.push(line.into());
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!("### {}\n\n| {} |\n|", self.title, self.columns.join(" | "));
+        for _ in &self.columns {
+            s.push_str("---|");
+        }
+        s.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|c| c.render().replace('|', "\\|")).collect();
+            s.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        if !self.notes.is_empty() {
+            s.push('\n');
+            for n in &self.notes {
+                s.push_str(&format!("{n}\n"));
+            }
+        }
+        s
+    }
+
+    pub fn to_csv(&self) -> String {
+        // A column whose cells carry a standard error gets a `<name>_se` column after it.
+        let with_se: Vec<bool> = (0..self.columns.len())
+            .map(|j| self.rows.iter().any(|r| matches!(r[j], Cell::NumSe(..))))
+            .collect();
+        let mut w = csv::Writer::from_writer(vec![]);
+        let mut header = vec![];
+        for (j, c) in self.columns.iter().enumerate() {
+            header.push(c.clone());
+            if with_se[j] {
+                header.push(format!("{c}_se"));
+            }
+        }
+        w.write_record(&header).expect("in-memory CSV");
+        for row in &self.rows {
+            let mut rec = vec![];
+            for (j, cell) in row.iter().enumerate() {
+                let mut f = cell.csv_fields();
+                if with_se[j] && f.len() == 1 {
+                    f.push(String::new());
+                }
+                rec.extend(f);
+            }
+            w.write_record(&rec).expect("in-memory CSV");
+        }
+        String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("UTF-8")
+    }
+
+    /// Write `<dir>/<stem>.csv` and `<dir>/<stem>.md` atomically.
+    pub fn save(&self, dir: &Path, stem: &str) -> Result<()> {
+        write_atomic(&dir.join(format!("{stem}.csv")), self.to_csv().as_bytes())?;
+        write_atomic(&dir.join(format!("{stem}.md")), self.to_markdown().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_and_csv_agree_on_values() {
+        let mut t = Table::new("demo", &["model", "win rate"]);
+        t.push(vec!["a".into(), Cell::NumSe(50.0, 1.234, 2)]);
+        t.push(vec!["b".into(), Cell::Missing]);
+        assert!(t.to_markdown().contains("| a | 50.00 ± 1.23 |"));
+        assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
+    }
+}

@@ -1,0 +1,214 @@
+//! Fetching pinned upstream files described by a manifest in `datasets/`.
+//!
+//! A manifest names an upstream GitHub repository at a fixed commit and the
+//! files to take from it, with the sha256 of each file's (uncompressed) bytes.
+//! Files come from a mirror folder laid out like upstream when one is known
+//! (`--mirror`, `REPRO_MIRROR`, or `../shared/data/<name>` beside the
+//! checkout), else from `raw.githubusercontent.com` with `curl`. A mirror may
+//! hold `x.json.gz` for `x.json`; the copy keeps the mirror's form. Every file
+//! is verified and written atomically, so an interrupted fetch is resumed by
+//! running it again.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    /// `owner/repo` on GitHub.
+    pub repo: String,
+    pub revision: String,
+    pub licence: String,
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Path inside the upstream repository.
+    pub path: String,
+    /// sha256 of the uncompressed upstream bytes, when known.
+    pub sha256: Option<String>,
+    /// Files above 4 MiB are listed but optional: a mirror may lack them.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+pub fn load_manifest(root: &Path, name: &str) -> Result<Manifest> {
+    let path = root.join("datasets").join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no dataset manifest {} (known: see datasets/*.toml)", path.display()))?;
+    let m: Manifest = toml::from_str(&text).with_context(|| format!("malformed manifest {}", path.display()))?;
+    if m.name != name {
+        bail!("{}: name = {:?} but the file is named {name}.toml", path.display(), m.name);
+    }
+    Ok(m)
+}
+
+/// The folder that fetched data of `name` lands in.
+pub fn cache_dir(root: &Path, name: &str) -> PathBuf {
+    root.join("datasets/.cache").join(name)
+}
+
+/// Where to copy from, if anywhere: explicit flag, environment, or the sibling reference folder.
+pub fn mirror_for(root: &Path, explicit: Option<&Path>, name: &str) -> Option<PathBuf> {
+    if let Some(dir) = explicit {
+        return Some(dir.join(name)).filter(|d| d.is_dir()).or_else(|| Some(dir.to_path_buf()));
+    }
+    if let Ok(dir) = std::env::var("REPRO_MIRROR") {
+        return Some(PathBuf::from(dir).join(name));
+    }
+    let sibling = root.parent()?.join("shared/data").join(name);
+    sibling.is_dir().then_some(sibling)
+}
+
+pub struct FetchReport {
+    pub fetched: usize,
+    pub cached: usize,
+    pub missing_optional: Vec<String>,
+}
+
+pub fn fetch(root: &Path, name: &str, mirror: Option<&Path>) -> Result<FetchReport> {
+    let manifest = load_manifest(root, name)?;
+    let dest = cache_dir(root, name);
+    let mirror = mirror_for(root, mirror, name);
+    match &mirror {
+        Some(m) => eprintln!("==> {name}: copying from mirror {}", m.display()),
+        None => eprintln!("==> {name}: downloading {}@{}", manifest.repo, &manifest.revision[..8.min(manifest.revision.len())]),
+    }
+    let mut report = FetchReport { fetched: 0, cached: 0, missing_optional: vec![] };
+    for f in &manifest.files {
+        let plain = dest.join(&f.path);
+        let gz = dest.join(format!("{}.gz", f.path));
+        if let Some(existing) = [&plain, &gz].into_iter().find(|p| p.exists()) {
+            if verify(existing, f.sha256.as_deref()).is_ok() {
+                report.cached += 1;
+                continue;
+            }
+        }
+        let got = match &mirror {
+            Some(m) => copy_from_mirror(m, &dest, f)?,
+            None => download(&manifest, &dest, f)?,
+        };
+        match got {
+            Some(_) => report.fetched += 1,
+            None if f.optional => report.missing_optional.push(f.path.clone()),
+            None => bail!(
+                "{name}: {} is in the manifest but not in the mirror {}; fetch without --mirror (needs network) or add it",
+                f.path,
+                mirror.as_deref().map(|m| m.display().to_string()).unwrap_or_default()
+            ),
+        }
+    }
+    Ok(report)
+}
+
+fn copy_from_mirror(mirror: &Path, dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>> {
+    for suffix in ["", ".gz"] {
+        let src = mirror.join(format!("{}{suffix}", f.path));
+        if src.exists() {
+            let out = dest.join(format!("{}{suffix}", f.path));
+            let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            write_verified(&out, &bytes, f)?;
+            return Ok(Some(out));
+        }
+    }
+    Ok(None)
+}
+
+fn download(m: &Manifest, dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>> {
+    let url = format!("https://raw.githubusercontent.com/{}/{}/{}", m.repo, m.revision, f.path);
+    let out = dest.join(&f.path);
+    let tmp = out.with_extension("download.tmp");
+    std::fs::create_dir_all(out.parent().unwrap())?;
+    let status = std::process::Command::new("curl")
+        .args(["-fsSL", "--retry", "3", "-o"])
+        .arg(&tmp)
+        .arg(&url)
+        .status()
+        .context("fetching needs `curl` on the PATH (or use --mirror DIR)")?;
+    if !status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        if f.optional {
+            return Ok(None);
+        }
+        bail!("download failed: {url} (no network? use --mirror DIR with a copy laid out like upstream)");
+    }
+    let bytes = std::fs::read(&tmp)?;
+    std::fs::remove_file(&tmp)?;
+    write_verified(&out, &bytes, f)?;
+    Ok(Some(out))
+}
+
+fn write_verified(out: &Path, bytes: &[u8], f: &FileEntry) -> Result<()> {
+    let gz = out.extension().is_some_and(|e| e == "gz");
+    let plain = if gz { gunzip(bytes).with_context(|| format!("{} is not valid gzip", f.path))? } else { bytes.to_vec() };
+    if let Some(want) = &f.sha256 {
+        let got = hex_sha256(&plain);
+        if &got != want {
+            bail!("{}: sha256 {got} does not match the manifest's {want}; the mirror or download is not the pinned upstream file", f.path);
+        }
+    }
+    std::fs::create_dir_all(out.parent().unwrap())?;
+    let tmp = out.with_extension("part.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, out)?;
+    Ok(())
+}
+
+fn verify(path: &Path, sha: Option<&str>) -> Result<()> {
+    let bytes = std::fs::read(path)?;
+    let plain = if path.extension().is_some_and(|e| e == "gz") { gunzip(&bytes)? } else { bytes };
+    if let Some(want) = sha {
+        if hex_sha256(&plain) != want {
+            bail!("checksum mismatch");
+        }
+    }
+    Ok(())
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Write a manifest's `files` from what a mirror folder holds (maintainers' tool).
+pub fn manifest_files_from_mirror(mirror: &Path) -> Result<String> {
+    let mut out = String::new();
+    let mut stack = vec![mirror.to_path_buf()];
+    let mut files = vec![];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    for p in files {
+        let rel = p.strip_prefix(mirror)?.to_string_lossy().to_string();
+        if rel.ends_with("README.md") {
+            continue;
+        }
+        let bytes = std::fs::read(&p)?;
+        let (path, plain) = match rel.strip_suffix(".gz") {
+            Some(stem) => (stem.to_string(), gunzip(&bytes)?),
+            None => (rel, bytes),
+        };
+        out.push_str(&format!("[[files]]\npath = {path:?}\nsha256 = {:?}\n\n", hex_sha256(&plain)));
+    }
+    Ok(out)
+}

@@ -1,0 +1,206 @@
+//! Finding (or installing) libtorch and building the environment that every
+//! spawned cargo command needs to compile against it and to run with it.
+//!
+//! Order of preference:
+//! 1. `LIBTORCH` set by the user (a libtorch folder with `include/` and `lib/`);
+//! 2. the project's own virtual environment `.venv/` with `torch==2.11.0`;
+//! 3. `REPRO_PYTHON`, or `python3` on the PATH, if it already has `torch==2.11.0`;
+//! 4. otherwise create `.venv/` and `pip install torch==2.11.0` into it (once).
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The PyTorch release that tch 0.24 binds.
+pub const TORCH_VERSION: &str = "2.11.0";
+
+/// Everything a spawned cargo needs to find libtorch at build and run time.
+#[derive(Debug, Clone)]
+pub struct Libtorch {
+    /// Folder with `include/` and `lib/` (the `torch` package folder of a wheel).
+    pub dir: PathBuf,
+    pub cxx11_abi: bool,
+    /// The Python interpreter that owns this torch, when there is one (used by benches).
+    pub python: Option<PathBuf>,
+}
+
+impl Libtorch {
+    pub fn lib_dir(&self) -> PathBuf {
+        self.dir.join("lib")
+    }
+
+    /// Environment variables for cargo and for the binaries it runs.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut ld = self.lib_dir().display().to_string();
+        if let Ok(old) = std::env::var("LD_LIBRARY_PATH") {
+            if !old.is_empty() {
+                ld = format!("{ld}:{old}");
+            }
+        }
+        let mut env = vec![
+            ("LIBTORCH".into(), self.dir.display().to_string()),
+            ("LIBTORCH_CXX11_ABI".into(), if self.cxx11_abi { "1" } else { "0" }.into()),
+            ("LD_LIBRARY_PATH".into(), ld),
+        ];
+        if let Some(py) = &self.python {
+            env.push(("REPRO_PYTHON".into(), py.display().to_string()));
+        }
+        env
+    }
+}
+
+/// Locate libtorch, installing PyTorch into `.venv/` on first use.
+pub fn ensure(root: &Path) -> Result<Libtorch> {
+    if let Ok(dir) = std::env::var("LIBTORCH") {
+        let dir = PathBuf::from(dir);
+        check_libtorch_dir(&dir)?;
+        let abi = std::env::var("LIBTORCH_CXX11_ABI").map(|v| v != "0").unwrap_or(true);
+        return Ok(Libtorch { dir, cxx11_abi: abi, python: None });
+    }
+    let venv_python = root.join(".venv/bin/python");
+    if venv_python.exists() {
+        if let Some(found) = probe_python(&venv_python)? {
+            return found.into_result(&venv_python, true);
+        }
+    }
+    let other = std::env::var("REPRO_PYTHON").unwrap_or_else(|_| "python3".into());
+    if let Ok(Some(found)) = probe_python(Path::new(&other)) {
+        if found.version == TORCH_VERSION {
+            return found.into_result(Path::new(&other), false);
+        }
+        eprintln!(
+            "note: {other} has torch {} but this project needs {TORCH_VERSION}; \
+             installing {TORCH_VERSION} into .venv/ instead",
+            found.version
+        );
+    }
+    install_into_venv(root)?;
+    match probe_python(&venv_python)? {
+        Some(found) => found.into_result(&venv_python, true),
+        None => bail!("installed torch=={TORCH_VERSION} into .venv/ but cannot import it; remove .venv/ and retry"),
+    }
+}
+
+struct Probe {
+    version: String,
+    dir: PathBuf,
+    cxx11: bool,
+}
+
+impl Probe {
+    fn into_result(self, python: &Path, ours: bool) -> Result<Libtorch> {
+        if self.version != TORCH_VERSION {
+            let fix = if ours {
+                format!("run `.venv/bin/pip install torch=={TORCH_VERSION}` or delete .venv/ to reinstall")
+            } else {
+                format!("install torch=={TORCH_VERSION} there, or set LIBTORCH to a libtorch {TORCH_VERSION}")
+            };
+            bail!(
+                "{} has torch {}, but tch 0.24 needs PyTorch {TORCH_VERSION}: {fix}",
+                python.display(),
+                self.version
+            );
+        }
+        Ok(Libtorch { dir: self.dir, cxx11_abi: self.cxx11, python: Some(python.to_path_buf()) })
+    }
+}
+
+/// Ask a Python interpreter about its torch; `None` if it has none.
+fn probe_python(python: &Path) -> Result<Option<Probe>> {
+    let script = "import torch, os\n\
+                  print(torch.__version__.split('+')[0])\n\
+                  print(os.path.dirname(torch.__file__))\n\
+                  print(torch._C._GLIBCXX_USE_CXX11_ABI)";
+    let out = match Command::new(python).arg("-c").arg(script).output() {
+        Ok(out) => out,
+        Err(_) => return Ok(None),
+    };
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() < 3 {
+        return Ok(None);
+    }
+    Ok(Some(Probe {
+        version: lines[0].trim().to_string(),
+        dir: PathBuf::from(lines[1].trim()),
+        cxx11: lines[2].trim() == "True",
+    }))
+}
+
+fn check_libtorch_dir(dir: &Path) -> Result<()> {
+    if !dir.join("lib").is_dir() || !dir.join("include").is_dir() {
+        bail!(
+            "LIBTORCH={} has no lib/ and include/ folders; point it at a libtorch {TORCH_VERSION} \
+             (or unset it to let the runner install PyTorch into .venv/)",
+            dir.display()
+        );
+    }
+    if let Ok(v) = std::fs::read_to_string(dir.join("build-version")) {
+        let v = v.trim().split('+').next().unwrap_or("").to_string();
+        if v != TORCH_VERSION {
+            bail!("LIBTORCH={} is version {v}, but tch 0.24 needs {TORCH_VERSION}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn install_into_venv(root: &Path) -> Result<()> {
+    let venv = root.join(".venv");
+    let base = std::env::var("REPRO_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !venv.join("bin/python").exists() {
+        eprintln!("==> creating {} with {base}", venv.display());
+        let ok = Command::new(&base)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .with_context(|| format!("cannot run {base}: install Python 3.9+ or set REPRO_PYTHON"))?;
+        if !ok.success() {
+            bail!("`{base} -m venv .venv` failed (on Debian: apt-get install python3-venv)");
+        }
+    }
+    eprintln!("==> installing torch=={TORCH_VERSION} into .venv/ (about 4.6 GB, once)");
+    let ok = Command::new(venv.join("bin/pip"))
+        .args(["install", "--disable-pip-version-check", "--quiet"])
+        .arg(format!("torch=={TORCH_VERSION}"))
+        .status()
+        .context("cannot run .venv/bin/pip")?;
+    if !ok.success() {
+        bail!("pip install torch=={TORCH_VERSION} failed; see pip's message above");
+    }
+    Ok(())
+}
+
+/// Install extra Python packages (reference implementations used by benches and
+/// fixture scripts) into the same environment that provides torch.
+pub fn pip_install(lt: &Libtorch, packages: &[&str]) -> Result<()> {
+    let python = lt.python.as_ref().context(
+        "this step needs Python packages but libtorch came from LIBTORCH; set REPRO_PYTHON to a Python with torch",
+    )?;
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            let module = p.split(['=', '<', '>']).next().unwrap_or(p).replace('-', "_");
+            !Command::new(python)
+                .args(["-c", &format!("import {module}")])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("==> pip install {}", missing.join(" "));
+    let ok = Command::new(python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet"])
+        .args(&missing)
+        .status()?;
+    if !ok.success() {
+        bail!("pip install {} failed", missing.join(" "));
+    }
+    Ok(())
+}
