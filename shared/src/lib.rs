@@ -15,8 +15,14 @@ pub mod cli;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod hub;
 pub mod io;
+pub mod model;
+pub mod objectives;
 pub mod progress;
 pub mod report;
+pub mod tokenize;
+pub mod train;
+pub mod world;
 
 pub use error::{Error, Result};
