@@ -22,6 +22,7 @@ pub struct Manifest {
     /// `owner/repo` on GitHub.
     pub repo: String,
     pub revision: String,
+    /// Licence of the upstream data, printed by `fetch`.
     pub licence: String,
     #[serde(default)]
     pub files: Vec<FileEntry>,
@@ -82,6 +83,7 @@ pub fn fetch(root: &Path, name: &str, mirror: Option<&Path>) -> Result<FetchRepo
         Some(m) => eprintln!("==> {name}: copying from mirror {}", m.display()),
         None => eprintln!("==> {name}: downloading {}@{}", manifest.repo, &manifest.revision[..8.min(manifest.revision.len())]),
     }
+    eprintln!("    licence: {}", manifest.licence);
     let mut report = FetchReport { fetched: 0, cached: 0, missing_optional: vec![] };
     for f in &manifest.files {
         let plain = dest.join(&f.path);

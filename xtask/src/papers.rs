@@ -33,7 +33,12 @@ pub fn find(slug: &str) -> Option<&'static Paper> {
     PAPERS.iter().find(|p| p.slug == slug)
 }
 
-/// A paper is implemented when its crate exists in `papers/<slug>/`.
+/// A paper is runnable when its crate in `papers/<slug>/` has a binary (its pipeline).
 pub fn implemented(root: &Path, slug: &str) -> bool {
+    root.join("papers").join(slug).join("src/main.rs").exists()
+}
+
+/// A crate without a pipeline binary yet: the method exists, the tables do not.
+pub fn started(root: &Path, slug: &str) -> bool {
     root.join("papers").join(slug).join("Cargo.toml").exists()
 }
