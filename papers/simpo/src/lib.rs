@@ -3,3 +3,4 @@
 //! Read in this order: [`loss`] (Eq. 4 and 6, as the authors' trainer computes them).
 
 pub mod loss;
+pub mod plan;
