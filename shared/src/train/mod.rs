@@ -1,1 +1,3 @@
 //! Trainers: SFT, pairwise preference, reward model and the on-policy loop, with checkpoints, resume, progress and metric logs.
+
+pub mod pairs;
