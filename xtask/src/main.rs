@@ -218,7 +218,13 @@ fn list(root: &Path) -> Result<()> {
         let implemented = papers::implemented(root, p.slug);
         let has_results = root.join("results").join(p.slug).join("README.md").exists()
             || std::fs::read_dir(root.join("results").join(p.slug)).map(|mut d| d.next().is_some()).unwrap_or(false);
-        let status = if implemented { "implemented" } else { "planned" };
+        let status = if implemented {
+            "implemented"
+        } else if papers::started(root, p.slug) {
+            "in progress"
+        } else {
+            "planned"
+        };
         let tables = if has_results { "yes" } else { "-" };
         println!("{:<25} {:<13} {:<8} {}", p.slug, status, tables, p.title);
     }

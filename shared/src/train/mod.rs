@@ -7,5 +7,7 @@
 
 pub mod checkpoint;
 pub mod metrics;
+pub mod onpolicy;
 pub mod optim;
+pub mod pairs;
 pub mod schedule;
