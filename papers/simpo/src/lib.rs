@@ -2,5 +2,6 @@
 //!
 //! Read in this order: [`loss`] (Eq. 4 and 6, as the authors' trainer computes them).
 
+pub mod config;
 pub mod loss;
 pub mod plan;
