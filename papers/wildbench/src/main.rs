@@ -28,13 +28,15 @@ fn main() -> Result<()> {
     }
     let head_ok = s.leaderboard.iter().filter(|l| l.0 == "HEAD" && l.4 == 0).count();
     println!("  HEAD merged leaderboards reproduced exactly: {head_ok}/{}", s.leaderboard.iter().filter(|l| l.0 == "HEAD").count());
+    let (mut matched, mut unpublished, mut worst) = (0, 0, 0f64);
     for (label, r) in &s.score_files {
         match r {
-            Ok(Some(e)) => println!("  score {label}: max abs err {e:.1e}"),
-            Ok(None) => println!("  score {label}: (no published value)"),
-            Err(e) => println!("  score {label}: ERROR {e}"),
+            Ok(Some(e)) => (matched, worst) = (matched + 1, worst.max(*e)),
+            Ok(None) => unpublished += 1,
+            Err(e) => println!("  score file {label}: ERROR {e}"),
         }
     }
+    println!("  WB-Score from records: {matched} files vs a published value (max abs err {worst:.1e}), {unpublished} without one");
     println!("  per-record pairwise files present: {}", s.pairwise_files);
     println!("  K-consistency violations in the count tables: {}", s.k_violations);
     let f = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or("-".into());
