@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod loss;
+pub mod objective;
 pub mod plan;

@@ -21,6 +21,9 @@ pub struct RopeScaling {
     pub high_freq_factor: Option<f64>,
     #[serde(default)]
     pub original_max_position_embeddings: Option<usize>,
+    /// Only in the transformers-5 `rope_parameters` spelling, which carries the base too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_theta: Option<f64>,
 }
 
 fn one() -> f64 {
@@ -64,6 +67,9 @@ pub struct LlamaConfig {
     pub rope_theta: f64,
     #[serde(default)]
     pub rope_scaling: Option<RopeScaling>,
+    /// transformers >= 5 writes `rope_theta` and `rope_scaling` together under this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_parameters: Option<RopeScaling>,
     pub max_position_embeddings: usize,
     #[serde(default)]
     pub tie_word_embeddings: bool,
@@ -158,13 +164,13 @@ impl LlamaConfig {
         if !(self.rms_norm_eps > 0.0) {
             return bad("field `rms_norm_eps` must be positive".into());
         }
-        if !(self.rope_theta > 0.0) {
+        if !(self.theta() > 0.0) {
             return bad("field `rope_theta` must be positive".into());
         }
         if self.hidden_act != "silu" {
             return bad(format!("hidden_act {:?} is not supported (only \"silu\")", self.hidden_act));
         }
-        if let Some(rs) = &self.rope_scaling {
+        if let Some(rs) = self.scaling() {
             match rs.rope_type.as_str() {
                 "default" => {}
                 "linear" if rs.factor > 0.0 => {}
@@ -186,6 +192,16 @@ impl LlamaConfig {
             }
         }
         Ok(())
+    }
+
+    /// The rotary base, from `rope_parameters` when present, else `rope_theta`.
+    pub fn theta(&self) -> f64 {
+        self.rope_parameters.as_ref().and_then(|r| r.rope_theta).unwrap_or(self.rope_theta)
+    }
+
+    /// The rotary scaling, from `rope_scaling` or (transformers 5) `rope_parameters`.
+    pub fn scaling(&self) -> Option<&RopeScaling> {
+        self.rope_scaling.as_ref().or(self.rope_parameters.as_ref()).filter(|r| r.rope_type != "default")
     }
 
     pub fn head_dim(&self) -> usize {
@@ -231,8 +247,8 @@ impl LlamaConfig {
     pub fn rope_inv_freq(&self) -> Vec<f64> {
         let d = self.head_dim();
         let base: Vec<f64> =
-            (0..d / 2).map(|i| 1.0 / self.rope_theta.powf((2 * i) as f64 / d as f64)).collect();
-        let Some(rs) = &self.rope_scaling else { return base };
+            (0..d / 2).map(|i| 1.0 / self.theta().powf((2 * i) as f64 / d as f64)).collect();
+        let Some(rs) = self.scaling() else { return base };
         match rs.rope_type.as_str() {
             "linear" => base.iter().map(|f| f / rs.factor).collect(),
             "llama3" => {
@@ -329,5 +345,14 @@ mod tests {
         for (a, b) in f.iter().zip(&base) {
             assert!(*a <= *b && *a >= b / 8.0 - 1e-18);
         }
+        // The transformers-5 spelling gives the same frequencies.
+        let mut v5 = v.clone();
+        let mut rp = v5["rope_scaling"].clone();
+        rp["rope_theta"] = 500000.0.into();
+        v5["rope_parameters"] = rp;
+        let o = v5.as_object_mut().unwrap();
+        o.remove("rope_scaling");
+        o.remove("rope_theta");
+        assert_eq!(parse(&v5).unwrap().rope_inv_freq(), f);
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod generate;
 pub mod llama;
 pub mod score;
+pub mod weights;
 
 pub use config::{LlamaConfig, RopeScaling, TokenIds};
 pub use generate::{generate, generate_uncached, GenerateConfig};
