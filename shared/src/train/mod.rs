@@ -9,5 +9,6 @@ pub mod checkpoint;
 pub mod metrics;
 pub mod onpolicy;
 pub mod optim;
+pub mod pairwise;
 pub mod pairs;
 pub mod schedule;
