@@ -12,6 +12,7 @@
 //!   bars, the command line every paper binary shares, and device set-up.
 
 pub mod cli;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
