@@ -5,5 +5,8 @@
 pub mod config;
 pub mod loss;
 pub mod methods;
+pub mod mini;
 pub mod objective;
+pub mod pipeline;
 pub mod plan;
+pub mod tables;
