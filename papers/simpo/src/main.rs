@@ -47,21 +47,8 @@ fn run(args: Args) -> Result<()> {
 
     let o = pipeline::run(&cfg, a.scale, a.seed, device, &run_root)?;
 
-    let main = tables::main_table(&o);
-    main.save(&out, "table4_mini")?;
-    tables::ablation_table(&o).save(&out, "table5_ablation_mini")?;
-    let claims = tables::claims_table(&o);
-    claims.save(&out, "claims")?;
-    tables::pairs_table(&o).save(&out, "pairs")?;
-    tables::plot(&o, &out.join("lc_winrate.svg"))?;
-    let info = format!(
-        "# The run behind these tables\n\n- scale: {}\n- seed: {}\n- libtorch CPU threads: {threads}\n- device: {}\n- config: `papers/simpo/configs/{}.toml`, copied below\n\n```toml\n{cfg_text}```\n",
-        a.scale.name(),
-        a.seed,
-        a.device,
-        a.scale.name()
-    );
-    shared::io::write_atomic(&out.join("run.md"), info.as_bytes()).context("writing run.md")?;
+    let info = tables::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_toml: &cfg_text };
+    let claims = tables::save_all(&o, &out, &info).context("writing the results")?;
 
     println!("\n{}", claims.to_markdown());
     println!(

@@ -201,3 +201,29 @@ pub fn plot(o: &Outcome, path: &Path) -> shared::Result<()> {
     let title = if lc { "SimPO in miniature: LC win rate vs the fixed baseline" } else { "SimPO in miniature: judge win rate vs the fixed baseline" };
     save_svg(path, &bar_chart(title, if lc { "LC win rate (%)" } else { "win rate (%)" }, &labels, &series))
 }
+
+/// What a run writes into its results folder: the tables (CSV + Markdown), the plot, and
+/// `run.md` with the seed, threads and the full config.
+pub struct RunInfo<'a> {
+    pub scale: &'a str,
+    pub seed: u64,
+    pub threads: i32,
+    pub device: &'a str,
+    pub config_toml: &'a str,
+}
+
+/// Write every result file atomically; returns the claims table for the summary.
+pub fn save_all(o: &Outcome, out: &Path, info: &RunInfo) -> shared::Result<Table> {
+    main_table(o).save(out, "table4_mini")?;
+    ablation_table(o).save(out, "table5_ablation_mini")?;
+    let claims = claims_table(o);
+    claims.save(out, "claims")?;
+    pairs_table(o).save(out, "pairs")?;
+    plot(o, &out.join("lc_winrate.svg"))?;
+    let text = format!(
+        "# The run behind these tables\n\n- scale: {}\n- seed: {}\n- libtorch CPU threads: {}\n- device: {}\n- config: `papers/simpo/configs/{}.toml`, as loaded:\n\n```toml\n{}```\n",
+        info.scale, info.seed, info.threads, info.device, info.scale, info.config_toml
+    );
+    shared::io::write_atomic(&out.join("run.md"), text.as_bytes())?;
+    Ok(claims)
+}
