@@ -11,3 +11,4 @@ pub mod onpolicy;
 pub mod optim;
 pub mod pairs;
 pub mod schedule;
+pub mod sft;
