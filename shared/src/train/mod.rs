@@ -9,6 +9,8 @@ pub mod checkpoint;
 pub mod metrics;
 pub mod onpolicy;
 pub mod optim;
+pub mod pairwise;
+pub mod reward_model;
 pub mod pairs;
 pub mod schedule;
 pub mod sft;
