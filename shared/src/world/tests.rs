@@ -13,6 +13,7 @@ fn world() -> World {
 
 fn sort_prompt(skills: Vec<Skill>) -> Prompt {
     Prompt { family: Family::Sort, payload: Payload::Sort { nums: vec![52, 9, 71, 3] }, skills }
+    // (generated sort prompts have three numbers; four keep the partial-credit cases rich)
 }
 
 #[test]
@@ -182,7 +183,7 @@ fn demos_follow_the_mixture() {
     let mut r = rng(0, "demos");
     let demos = w.demos(2000, &mut r);
     let frac = |k: DemoKind| demos.iter().filter(|d| d.kind == k).count() as f64 / demos.len() as f64;
-    assert!((frac(DemoKind::Correct) - 0.6).abs() < 0.05);
+    assert!((frac(DemoKind::Correct) - 0.7).abs() < 0.05);
     for d in &demos {
         let g = w.oracle.grade(&d.prompt, &d.response);
         match d.kind {
