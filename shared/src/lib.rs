@@ -20,6 +20,7 @@ pub mod hub;
 pub mod io;
 pub mod model;
 pub mod objectives;
+pub mod plot;
 pub mod progress;
 pub mod report;
 pub mod tokenize;

@@ -38,6 +38,13 @@ pub struct FileEntry {
     /// Files above 4 MiB are listed but optional: a mirror may lack them.
     #[serde(default)]
     pub optional: bool,
+    /// The commit to download this file from, when it differs from the manifest's `revision`
+    /// (e.g. an older snapshot of a table kept beside the current one).
+    #[serde(default)]
+    pub revision: Option<String>,
+    /// The file's path upstream, when it differs from `path` (where it lands in the cache).
+    #[serde(default)]
+    pub upstream_path: Option<String>,
 }
 
 pub fn load_manifest(root: &Path, name: &str) -> Result<Manifest> {
@@ -125,7 +132,9 @@ fn copy_from_mirror(mirror: &Path, dest: &Path, f: &FileEntry) -> Result<Option<
 }
 
 fn download(m: &Manifest, dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>> {
-    let url = format!("https://raw.githubusercontent.com/{}/{}/{}", m.repo, m.revision, f.path);
+    let revision = f.revision.as_deref().unwrap_or(&m.revision);
+    let upstream = f.upstream_path.as_deref().unwrap_or(&f.path);
+    let url = format!("https://raw.githubusercontent.com/{}/{revision}/{upstream}", m.repo);
     let out = dest.join(&f.path);
     let tmp = out.with_extension("download.tmp");
     std::fs::create_dir_all(out.parent().unwrap())?;

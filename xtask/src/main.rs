@@ -233,7 +233,11 @@ fn list(root: &Path) -> Result<()> {
 
 fn all_datasets(root: &Path) -> Result<Vec<String>> {
     let mut names = vec![];
-    for e in std::fs::read_dir(root.join("datasets"))? {
+    let dir = root.join("datasets");
+    if !dir.is_dir() {
+        return Ok(names);
+    }
+    for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let p = e?.path();
         if p.extension().is_some_and(|x| x == "toml") {
             names.push(p.file_stem().unwrap().to_string_lossy().to_string());

@@ -4,4 +4,6 @@
 
 pub mod config;
 pub mod loss;
+pub mod methods;
+pub mod objective;
 pub mod plan;
