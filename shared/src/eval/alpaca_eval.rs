@@ -199,7 +199,7 @@ pub struct LeaderboardRow {
 
 fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<csv::StringRecord>)> {
     let bytes = read_maybe_gz(path)?;
-    let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(&bytes[..]);
+    let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(&bytes[..]);
     let headers: Vec<String> = r.headers().map_err(|e| Error::Csv { path: path.into(), msg: e.to_string() })?.iter().map(String::from).collect();
     let rows = r.records().collect::<std::result::Result<Vec<_>, _>>().map_err(|e| Error::Csv { path: path.into(), msg: e.to_string() })?;
     Ok((headers, rows))
