@@ -12,6 +12,7 @@
 //!   bars, the command line every paper binary shares, and device set-up.
 
 pub mod cli;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
@@ -19,6 +20,7 @@ pub mod hub;
 pub mod io;
 pub mod model;
 pub mod objectives;
+pub mod plot;
 pub mod progress;
 pub mod report;
 pub mod tokenize;

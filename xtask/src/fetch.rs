@@ -22,6 +22,7 @@ pub struct Manifest {
     /// `owner/repo` on GitHub.
     pub repo: String,
     pub revision: String,
+    /// Licence of the upstream data, printed by `fetch`.
     pub licence: String,
     #[serde(default)]
     pub files: Vec<FileEntry>,
@@ -37,6 +38,13 @@ pub struct FileEntry {
     /// Files above 4 MiB are listed but optional: a mirror may lack them.
     #[serde(default)]
     pub optional: bool,
+    /// The commit to download this file from, when it differs from the manifest's `revision`
+    /// (e.g. an older snapshot of a table kept beside the current one).
+    #[serde(default)]
+    pub revision: Option<String>,
+    /// The file's path upstream, when it differs from `path` (where it lands in the cache).
+    #[serde(default)]
+    pub upstream_path: Option<String>,
 }
 
 pub fn load_manifest(root: &Path, name: &str) -> Result<Manifest> {
@@ -67,6 +75,7 @@ pub fn mirror_for(root: &Path, explicit: Option<&Path>, name: &str) -> Option<Pa
     sibling.is_dir().then_some(sibling)
 }
 
+#[derive(Debug)]
 pub struct FetchReport {
     pub fetched: usize,
     pub cached: usize,
@@ -81,6 +90,7 @@ pub fn fetch(root: &Path, name: &str, mirror: Option<&Path>) -> Result<FetchRepo
         Some(m) => eprintln!("==> {name}: copying from mirror {}", m.display()),
         None => eprintln!("==> {name}: downloading {}@{}", manifest.repo, &manifest.revision[..8.min(manifest.revision.len())]),
     }
+    eprintln!("    licence: {}", manifest.licence);
     let mut report = FetchReport { fetched: 0, cached: 0, missing_optional: vec![] };
     for f in &manifest.files {
         let plain = dest.join(&f.path);
@@ -122,7 +132,9 @@ fn copy_from_mirror(mirror: &Path, dest: &Path, f: &FileEntry) -> Result<Option<
 }
 
 fn download(m: &Manifest, dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>> {
-    let url = format!("https://raw.githubusercontent.com/{}/{}/{}", m.repo, m.revision, f.path);
+    let revision = f.revision.as_deref().unwrap_or(&m.revision);
+    let upstream = f.upstream_path.as_deref().unwrap_or(&f.path);
+    let url = format!("https://raw.githubusercontent.com/{}/{revision}/{upstream}", m.repo);
     let out = dest.join(&f.path);
     let tmp = out.with_extension("download.tmp");
     std::fs::create_dir_all(out.parent().unwrap())?;
@@ -211,4 +223,82 @@ pub fn manifest_files_from_mirror(mirror: &Path) -> Result<String> {
         out.push_str(&format!("[[files]]\npath = {path:?}\nsha256 = {:?}\n\n", hex_sha256(&plain)));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(vec![], flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A project root with one manifest, and a mirror holding `a.json` plain and `b/c.json` gzipped.
+    fn setup(manifest_files: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let mirror = dir.path().join("mirror/demo");
+        std::fs::create_dir_all(root.join("datasets")).unwrap();
+        std::fs::create_dir_all(mirror.join("b")).unwrap();
+        std::fs::write(mirror.join("a.json"), b"[1]").unwrap();
+        std::fs::write(mirror.join("b/c.json.gz"), gz(b"[2]")).unwrap();
+        let manifest = format!(
+            "name = \"demo\"\nrepo = \"o/r\"\nrevision = \"abc\"\nlicence = \"MIT\"\n{manifest_files}"
+        );
+        std::fs::write(root.join("datasets/demo.toml"), manifest).unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn copies_plain_and_gz_and_verifies_checksums() {
+        let files = format!(
+            "[[files]]\npath = \"a.json\"\nsha256 = {:?}\n[[files]]\npath = \"b/c.json\"\nsha256 = {:?}\n",
+            hex_sha256(b"[1]"),
+            hex_sha256(b"[2]")
+        );
+        let (dir, root) = setup(&files);
+        let mirror = dir.path().join("mirror");
+        let r = fetch(&root, "demo", Some(&mirror)).unwrap();
+        assert_eq!((r.fetched, r.cached), (2, 0));
+        assert!(cache_dir(&root, "demo").join("b/c.json.gz").exists());
+        // A second fetch finds everything in place.
+        let r = fetch(&root, "demo", Some(&mirror)).unwrap();
+        assert_eq!((r.fetched, r.cached), (0, 2));
+    }
+
+    #[test]
+    fn wrong_checksum_is_an_error_naming_the_file() {
+        let (dir, root) = setup("[[files]]\npath = \"a.json\"\nsha256 = \"00\"\n");
+        let err = fetch(&root, "demo", Some(&dir.path().join("mirror"))).unwrap_err().to_string();
+        assert!(err.contains("a.json") && err.contains("sha256"), "{err}");
+        assert!(!cache_dir(&root, "demo").join("a.json").exists(), "no half-written file");
+    }
+
+    #[test]
+    fn missing_required_file_fails_but_optional_is_reported() {
+        let (dir, root) = setup("[[files]]\npath = \"gone.json\"\noptional = true\n");
+        let r = fetch(&root, "demo", Some(&dir.path().join("mirror"))).unwrap();
+        assert_eq!(r.missing_optional, vec!["gone.json".to_string()]);
+        let (dir, root) = setup("[[files]]\npath = \"gone.json\"\n");
+        let err = fetch(&root, "demo", Some(&dir.path().join("mirror"))).unwrap_err().to_string();
+        assert!(err.contains("gone.json"), "{err}");
+    }
+
+    #[test]
+    fn unknown_manifest_key_is_rejected() {
+        let (_dir, root) = setup("[[files]]\npath = \"a.json\"\nsha = \"x\"\n");
+        let err = format!("{:#}", load_manifest(&root, "demo").unwrap_err());
+        assert!(err.contains("unknown field") && err.contains("demo.toml"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_gzip_in_mirror_is_an_error() {
+        let (dir, root) = setup("[[files]]\npath = \"b/c.json\"\n");
+        std::fs::write(dir.path().join("mirror/demo/b/c.json.gz"), b"\x1f\x8bnot gzip").unwrap();
+        let err = format!("{:#}", fetch(&root, "demo", Some(&dir.path().join("mirror"))).unwrap_err());
+        assert!(err.contains("b/c.json") && err.contains("gzip"), "{err}");
+    }
 }

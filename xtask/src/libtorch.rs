@@ -204,3 +204,36 @@ pub fn pip_install(lt: &Libtorch, packages: &[&str]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_torch_version_names_the_needed_one() {
+        let p = Probe { version: "2.10.0".into(), dir: "/x".into(), cxx11: true };
+        let err = p.into_result(Path::new("/venv/bin/python"), true).unwrap_err().to_string();
+        assert!(err.contains("2.10.0") && err.contains(TORCH_VERSION) && err.contains("pip install"), "{err}");
+    }
+
+    #[test]
+    fn libtorch_dir_without_lib_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_libtorch_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("lib/") && err.contains(TORCH_VERSION), "{err}");
+        std::fs::create_dir_all(dir.path().join("lib")).unwrap();
+        std::fs::create_dir_all(dir.path().join("include")).unwrap();
+        std::fs::write(dir.path().join("build-version"), "2.9.1+cpu\n").unwrap();
+        let err = check_libtorch_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("2.9.1"), "{err}");
+    }
+
+    #[test]
+    fn environment_points_cargo_and_the_loader_at_libtorch() {
+        let lt = Libtorch { dir: "/opt/torch".into(), cxx11_abi: true, python: None };
+        let env: std::collections::HashMap<_, _> = lt.env().into_iter().collect();
+        assert_eq!(env["LIBTORCH"], "/opt/torch");
+        assert_eq!(env["LIBTORCH_CXX11_ABI"], "1");
+        assert!(env["LD_LIBRARY_PATH"].starts_with("/opt/torch/lib"));
+    }
+}

@@ -218,7 +218,13 @@ fn list(root: &Path) -> Result<()> {
         let implemented = papers::implemented(root, p.slug);
         let has_results = root.join("results").join(p.slug).join("README.md").exists()
             || std::fs::read_dir(root.join("results").join(p.slug)).map(|mut d| d.next().is_some()).unwrap_or(false);
-        let status = if implemented { "implemented" } else { "planned" };
+        let status = if implemented {
+            "implemented"
+        } else if papers::started(root, p.slug) {
+            "in progress"
+        } else {
+            "planned"
+        };
         let tables = if has_results { "yes" } else { "-" };
         println!("{:<25} {:<13} {:<8} {}", p.slug, status, tables, p.title);
     }
@@ -227,7 +233,11 @@ fn list(root: &Path) -> Result<()> {
 
 fn all_datasets(root: &Path) -> Result<Vec<String>> {
     let mut names = vec![];
-    for e in std::fs::read_dir(root.join("datasets"))? {
+    let dir = root.join("datasets");
+    if !dir.is_dir() {
+        return Ok(names);
+    }
+    for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let p = e?.path();
         if p.extension().is_some_and(|x| x == "toml") {
             names.push(p.file_stem().unwrap().to_string_lossy().to_string());

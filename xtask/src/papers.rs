@@ -11,29 +11,34 @@ pub struct Paper {
 
 pub const PAPERS: &[Paper] = &[
     Paper { slug: "simpo", title: "SimPO: Simple Preference Optimization with a Reference-Free Reward", datasets: &["alpaca_eval"] },
-    Paper { slug: "cdr", title: "Contrastive density-ratio preference data", datasets: &[] },
-    Paper { slug: "sppo", title: "Self-Play Preference Optimization", datasets: &[] },
-    Paper { slug: "dno", title: "Direct Nash Optimization", datasets: &[] },
-    Paper { slug: "inpo", title: "Iterative Nash Policy Optimization", datasets: &[] },
-    Paper { slug: "drift", title: "DRIFT: learning from dissatisfaction signals", datasets: &[] },
-    Paper { slug: "temporal-self-rewarding", title: "Temporal Self-Rewarding Language Models", datasets: &[] },
-    Paper { slug: "evolve", title: "EVOLVE: self-refinement with preference training", datasets: &[] },
-    Paper { slug: "par", title: "Preference As Reward (reward-hacking mitigation)", datasets: &[] },
-    Paper { slug: "autorule", title: "AutoRule: rule-based rewards from reasoning traces", datasets: &[] },
-    Paper { slug: "tgdpo", title: "TGDPO: token-level reward guidance for DPO", datasets: &[] },
-    Paper { slug: "lcpo", title: "Learning from noisy preference labels", datasets: &[] },
-    Paper { slug: "instruct-skillmix", title: "Instruct-SkillMix", datasets: &[] },
-    Paper { slug: "adaptive-compute", title: "Adaptive inference-time compute", datasets: &[] },
-    Paper { slug: "lc-alpacaeval", title: "Length-Controlled AlpacaEval", datasets: &["alpaca_eval"] },
-    Paper { slug: "null-model", title: "Cheating automatic LLM benchmarks (null models)", datasets: &["alpaca_eval", "cheating"] },
-    Paper { slug: "wildbench", title: "WildBench", datasets: &["wildbench"] },
+    Paper { slug: "cdr", title: "CDR: Customizable Density Ratios of Strong-over-weak LLMs for Preference Annotation", datasets: &[] },
+    Paper { slug: "sppo", title: "Self-Play Preference Optimization for Language Model Alignment", datasets: &[] },
+    Paper { slug: "dno", title: "Direct Nash Optimization: Teaching LMs to Self-Improve with General Preferences", datasets: &[] },
+    Paper { slug: "inpo", title: "Iterative Nash Policy Optimization: Aligning LLMs with General Preferences", datasets: &[] },
+    Paper { slug: "drift", title: "DRIFT: Learning from Abundant User Dissatisfaction in Real-World Preference Learning", datasets: &[] },
+    Paper { slug: "temporal-self-rewarding", title: "Temporal Self-Rewarding Language Models: Decoupling Chosen-Rejected via Past-Future", datasets: &[] },
+    Paper { slug: "evolve", title: "EVOLVE: Evolving LLMs' Self-Refinement Capability via Iterative Preference Optimization", datasets: &[] },
+    Paper { slug: "par", title: "Reward Shaping to Mitigate Reward Hacking in RLHF (Preference As Reward)", datasets: &[] },
+    Paper { slug: "autorule", title: "AutoRule: Reasoning Chain-of-thought Extracted Rule-based Rewards", datasets: &[] },
+    Paper { slug: "tgdpo", title: "TGDPO: Harnessing Token-Level Reward Guidance for Enhancing DPO", datasets: &[] },
+    Paper { slug: "lcpo", title: "Latent Collective Preference Optimization (LCPO / RE-PO)", datasets: &[] },
+    Paper { slug: "instruct-skillmix", title: "Instruct-SkillMix: A Powerful Pipeline for LLM Instruction Tuning", datasets: &[] },
+    Paper { slug: "adaptive-compute", title: "Adaptive Inference-Time Compute: LLMs Can Predict if They Can Do Better", datasets: &[] },
+    Paper { slug: "lc-alpacaeval", title: "Length-Controlled AlpacaEval: A Simple Way to Debias Automatic Evaluators", datasets: &["alpaca_eval"] },
+    Paper { slug: "null-model", title: "Cheating Automatic LLM Benchmarks: Null Models Achieve High Win Rates", datasets: &["alpaca_eval", "cheating"] },
+    Paper { slug: "wildbench", title: "WildBench: Benchmarking LLMs with Challenging Tasks from Real Users in the Wild", datasets: &["wildbench"] },
 ];
 
 pub fn find(slug: &str) -> Option<&'static Paper> {
     PAPERS.iter().find(|p| p.slug == slug)
 }
 
-/// A paper is implemented when its crate exists in `papers/<slug>/`.
+/// A paper is runnable when its crate in `papers/<slug>/` has a binary (its pipeline).
 pub fn implemented(root: &Path, slug: &str) -> bool {
+    root.join("papers").join(slug).join("src/main.rs").exists()
+}
+
+/// A crate without a pipeline binary yet: the method exists, the tables do not.
+pub fn started(root: &Path, slug: &str) -> bool {
     root.join("papers").join(slug).join("Cargo.toml").exists()
 }

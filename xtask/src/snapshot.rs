@@ -71,3 +71,22 @@ pub fn report(before: &Snapshot, after: &Snapshot) -> usize {
     }
     changed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_changed_new_and_removed_files() {
+        let mut before = Snapshot::new();
+        before.insert("a.md".into(), "x\n".into());
+        before.insert("b.csv".into(), "1\n".into());
+        before.insert("gone.md".into(), "z\n".into());
+        let mut after = before.clone();
+        after.insert("b.csv".into(), "2\n".into());
+        after.insert("new.md".into(), "y\n".into());
+        after.remove(Path::new("gone.md"));
+        assert_eq!(report(&before, &after), 3);
+        assert_eq!(report(&before, &before), 0);
+    }
+}

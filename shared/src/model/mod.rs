@@ -1,1 +1,18 @@
-//! The decoder-only transformer shared by every paper (Llama, Qwen2 and Mistral families), its config, weights loading, generation and scoring. One model in one file: `llama.rs`.
+//! The decoder-only transformer shared by every paper (Llama, Qwen2 and Mistral families), its
+//! config, generation and scoring. One model in one file: `llama.rs`.
+//!
+//! - [`config`]: `config.json` read and validated ([`LlamaConfig`]).
+//! - [`llama`]: the transformer ([`Llama`]), HF variable names, padding-invariant masks, KV cache.
+//! - [`score`]: response log-probs given a prompt ([`sequence_logps`]) for every objective.
+//! - [`generate`]: batched sampling / greedy decoding with a KV cache ([`generate()`]).
+
+pub mod config;
+pub mod generate;
+pub mod llama;
+pub mod score;
+pub mod weights;
+
+pub use config::{LlamaConfig, RopeScaling, TokenIds};
+pub use generate::{generate, generate_uncached, GenerateConfig};
+pub use llama::{KvCache, Llama};
+pub use score::{sequence_logps, token_logps, SeqLogps, TokenBatch};

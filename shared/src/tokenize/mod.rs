@@ -1,1 +1,11 @@
-//! Tokenizers (`tokenizer.json` through the `tokenizers` crate) and the chat templates of the supported model families, rendered in Rust with the prompt/response boundary exposed.
+//! Tokenizers (`tokenizer.json` through the `tokenizers` crate) and the chat templates of the
+//! supported model families, rendered in Rust with the prompt/response boundary exposed.
+//!
+//! - [`tokenizer`]: [`Tokenizer`] (special tokens, vocab-vs-embedding check, chat encoding).
+//! - [`chat`]: [`ChatTemplate`] for Llama-3, ChatML/Qwen2, Mistral and Zephyr.
+
+pub mod chat;
+pub mod tokenizer;
+
+pub use chat::{ChatTemplate, Family, Message, ResponseSpan};
+pub use tokenizer::Tokenizer;

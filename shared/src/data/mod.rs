@@ -1,0 +1,3 @@
+//! External datasets in their upstream Hugging Face formats (parquet or JSON lines).
+
+pub mod preference;

@@ -1,0 +1,400 @@
+//! The decoder-only transformer of the Llama, Qwen2 and Mistral families, in one file:
+//! RMSNorm, rotary position embeddings (with Llama-3 scaling), grouped-query attention,
+//! a SwiGLU MLP, and tied or untied output embeddings.
+//!
+//! Variable names follow the Hugging Face checkpoints exactly (`model.layers.0.self_attn.q_proj.weight`,
+//! ...), so a safetensors file loads into the `VarStore` by name.
+//!
+//! Padding: `attention_mask` (1 = real token, 0 = pad) hides pad keys, and positions are counted
+//! over real tokens only (`cumsum(mask) - 1`), so a left- or right-padded sequence gets the same
+//! logits at its real tokens as the same sequence unpadded. (Transformers' plain `forward` uses
+//! `0..T` positions; its `generate` uses the cumsum rule, as here.)
+
+use super::config::LlamaConfig;
+use crate::error::{Error, Result};
+use tch::nn::{self, Init, Module};
+use tch::{Device, Kind, Tensor};
+
+/// Root-mean-square layer norm: `w * x / sqrt(mean(x^2) + eps)`, computed in f32.
+#[derive(Debug)]
+pub struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    pub fn new(p: nn::Path, size: usize, eps: f64) -> Self {
+        Self { weight: p.var("weight", &[size as i64], Init::Const(1.0)), eps }
+    }
+}
+
+impl Module for RmsNorm {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let kind = x.kind();
+        let xf = x.to_kind(Kind::Float);
+        let var = xf.pow_tensor_scalar(2).mean_dim(-1, true, Kind::Float);
+        &self.weight * (xf * (var + self.eps).rsqrt()).to_kind(kind)
+    }
+}
+
+/// Initialisation as in transformers (`initializer_range` 0.02), so models trained from scratch
+/// start where the Python ones do.
+fn linear(p: nn::Path, i: usize, o: usize, bias: bool) -> nn::Linear {
+    let cfg = nn::LinearConfig {
+        ws_init: Init::Randn { mean: 0.0, stdev: 0.02 },
+        bs_init: Some(Init::Const(0.0)),
+        bias,
+    };
+    nn::linear(p, i as i64, o as i64, cfg)
+}
+
+#[derive(Debug)]
+struct Attention {
+    q_proj: nn::Linear,
+    k_proj: nn::Linear,
+    v_proj: nn::Linear,
+    o_proj: nn::Linear,
+    n_heads: i64,
+    n_kv_heads: i64,
+    head_dim: i64,
+}
+
+/// `rotate_half` of the HF implementation: `[x1, x2] -> [-x2, x1]` on the last dim.
+fn rotate_half(x: &Tensor) -> Tensor {
+    let half = x.size().last().copied().unwrap_or(0) / 2;
+    let x1 = x.narrow(-1, 0, half);
+    let x2 = x.narrow(-1, half, half);
+    Tensor::cat(&[x2.neg(), x1], -1)
+}
+
+impl Attention {
+    fn new(p: nn::Path, cfg: &LlamaConfig) -> Self {
+        let (h, hd) = (cfg.hidden_size, cfg.head_dim());
+        let (nh, nkv) = (cfg.num_attention_heads, cfg.num_kv_heads());
+        let (qkv_bias, o_bias) = cfg.attention_biases();
+        Self {
+            q_proj: linear(&p / "q_proj", h, nh * hd, qkv_bias),
+            k_proj: linear(&p / "k_proj", h, nkv * hd, qkv_bias),
+            v_proj: linear(&p / "v_proj", h, nkv * hd, qkv_bias),
+            o_proj: linear(&p / "o_proj", nh * hd, h, o_bias),
+            n_heads: nh as i64,
+            n_kv_heads: nkv as i64,
+            head_dim: hd as i64,
+        }
+    }
+
+    /// `x` [B,t,H]; `cos`/`sin` [B,1,t,D]; `allowed` [B,1,t,S] bool; `past` the cached (k, v).
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        allowed: &Tensor,
+        past: &mut Option<(Tensor, Tensor)>,
+    ) -> Tensor {
+        let (b, t, _) = x.size3().expect("hidden states are [B,T,H]");
+        let heads = |y: Tensor, n: i64| y.view([b, t, n, self.head_dim]).transpose(1, 2);
+        let q = heads(self.q_proj.forward(x), self.n_heads);
+        let k = heads(self.k_proj.forward(x), self.n_kv_heads);
+        let v = heads(self.v_proj.forward(x), self.n_kv_heads);
+        let q = &q * cos + rotate_half(&q) * sin;
+        let k = &k * cos + rotate_half(&k) * sin;
+        let (k, v) = match past.take() {
+            Some((pk, pv)) => (Tensor::cat(&[pk, k], 2), Tensor::cat(&[pv, v], 2)),
+            None => (k, v),
+        };
+        *past = Some((k.shallow_clone(), v.shallow_clone()));
+        // Grouped-query attention: each key/value head serves n_heads / n_kv_heads query heads.
+        let rep = self.n_heads / self.n_kv_heads;
+        let (k, v) = if rep > 1 {
+            (k.repeat_interleave_self_int(rep, 1, None), v.repeat_interleave_self_int(rep, 1, None))
+        } else {
+            (k, v)
+        };
+        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(allowed), 0.0, false, None, false);
+        self.o_proj.forward(&y.transpose(1, 2).reshape([b, t, self.n_heads * self.head_dim]))
+    }
+}
+
+/// SwiGLU: `down(silu(gate(x)) * up(x))`.
+#[derive(Debug)]
+struct Mlp {
+    gate_proj: nn::Linear,
+    up_proj: nn::Linear,
+    down_proj: nn::Linear,
+}
+
+impl Mlp {
+    fn new(p: nn::Path, cfg: &LlamaConfig) -> Self {
+        let (h, i, b) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
+        Self {
+            gate_proj: linear(&p / "gate_proj", h, i, b),
+            up_proj: linear(&p / "up_proj", h, i, b),
+            down_proj: linear(&p / "down_proj", i, h, b),
+        }
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.down_proj.forward(&(self.gate_proj.forward(x).silu() * self.up_proj.forward(x)))
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    input_layernorm: RmsNorm,
+    self_attn: Attention,
+    post_attention_layernorm: RmsNorm,
+    mlp: Mlp,
+}
+
+/// Per-layer keys and values of the tokens seen so far, plus their attention mask.
+#[derive(Debug)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    mask: Option<Tensor>,
+}
+
+impl KvCache {
+    pub fn new(num_layers: usize) -> Self {
+        Self { layers: (0..num_layers).map(|_| None).collect(), mask: None }
+    }
+    /// Number of cached positions.
+    pub fn len(&self) -> i64 {
+        self.mask.as_ref().map(|m| m.size()[1]).unwrap_or(0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The decoder-only language model (`LlamaForCausalLM` and its Qwen2 / Mistral siblings).
+#[derive(Debug)]
+pub struct Llama {
+    cfg: LlamaConfig,
+    embed_tokens: nn::Embedding,
+    layers: Vec<Block>,
+    norm: RmsNorm,
+    /// `None` when the output embedding is tied to `embed_tokens`.
+    lm_head: Option<nn::Linear>,
+    inv_freq: Tensor,
+    device: Device,
+}
+
+impl Llama {
+    /// Build the model under the root path `p` (variables `model.*` and `lm_head.*`).
+    pub fn new(p: &nn::Path, cfg: &LlamaConfig) -> Result<Self> {
+        cfg.validate()?;
+        let m = p / "model";
+        let emb_cfg = nn::EmbeddingConfig { ws_init: Init::Randn { mean: 0.0, stdev: 0.02 }, ..Default::default() };
+        let embed_tokens = nn::embedding(&m / "embed_tokens", cfg.vocab_size as i64, cfg.hidden_size as i64, emb_cfg);
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let l = &m / "layers" / i;
+                Block {
+                    input_layernorm: RmsNorm::new(&l / "input_layernorm", cfg.hidden_size, cfg.rms_norm_eps),
+                    self_attn: Attention::new(&l / "self_attn", cfg),
+                    post_attention_layernorm: RmsNorm::new(
+                        &l / "post_attention_layernorm",
+                        cfg.hidden_size,
+                        cfg.rms_norm_eps,
+                    ),
+                    mlp: Mlp::new(&l / "mlp", cfg),
+                }
+            })
+            .collect();
+        let norm = RmsNorm::new(&m / "norm", cfg.hidden_size, cfg.rms_norm_eps);
+        let lm_head = (!cfg.tie_word_embeddings).then(|| linear(p / "lm_head", cfg.hidden_size, cfg.vocab_size, false));
+        let inv: Vec<f32> = cfg.rope_inv_freq().iter().map(|&f| f as f32).collect();
+        let inv_freq = Tensor::from_slice(&inv).to_device(p.device());
+        Ok(Self { cfg: cfg.clone(), embed_tokens, layers, norm, lm_head, inv_freq, device: p.device() })
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Logits `[B,T,V]` for `input_ids` `[B,T]` (i64) under `attention_mask` `[B,T]` (1 real, 0 pad).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Tensor {
+        self.logits(&self.hidden_states(input_ids, attention_mask))
+    }
+
+    /// Final-norm hidden states `[B,T,H]`.
+    pub fn hidden_states(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Tensor {
+        self.run(input_ids, attention_mask, None)
+    }
+
+    /// Logits for new tokens given a cache of earlier ones; the cache is extended in place.
+    pub fn forward_cached(&self, input_ids: &Tensor, attention_mask: &Tensor, cache: &mut KvCache) -> Tensor {
+        self.logits(&self.run(input_ids, attention_mask, Some(cache)))
+    }
+
+    /// The output projection (tied or untied) applied to hidden states.
+    pub fn logits(&self, hidden: &Tensor) -> Tensor {
+        match &self.lm_head {
+            Some(head) => head.forward(hidden),
+            None => hidden.linear::<Tensor>(&self.embed_tokens.ws, None),
+        }
+    }
+
+    /// Check token ids lie inside the vocabulary (an id outside it would abort inside libtorch).
+    pub fn check_ids(&self, input_ids: &Tensor) -> Result<()> {
+        if input_ids.numel() == 0 {
+            return Ok(());
+        }
+        let (lo, hi) = (input_ids.min().int64_value(&[]), input_ids.max().int64_value(&[]));
+        if lo < 0 || hi >= self.cfg.vocab_size as i64 {
+            return Err(Error::invalid(
+                "token ids",
+                format!(
+                    "ids range over [{lo}, {hi}] but the model's vocab_size is {}; is the tokenizer the model's own?",
+                    self.cfg.vocab_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn run(&self, input_ids: &Tensor, attention_mask: &Tensor, mut cache: Option<&mut KvCache>) -> Tensor {
+        let (b, t) = input_ids.size2().expect("input_ids must be [B,T]");
+        let dev = self.device;
+        let new_mask = attention_mask.to_device(dev).ne(0).to_kind(Kind::Int64);
+        let full_mask = match cache.as_ref().and_then(|c| c.mask.as_ref()) {
+            Some(m) => Tensor::cat(&[m, &new_mask], 1),
+            None => new_mask,
+        };
+        let s = full_mask.size()[1];
+        let past = s - t;
+        // Positions count real tokens only, so padding never shifts them.
+        let pos = (full_mask.cumsum(1, Kind::Int64) - 1).clamp_min(0).narrow(1, past, t);
+        let freqs = pos.to_kind(Kind::Float).unsqueeze(-1) * self.inv_freq.view([1, 1, -1]);
+        let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1); // [B,1,t,D]
+        let x = self.embed_tokens.forward(&input_ids.to_device(dev));
+        let (cos, sin) = (emb.cos().to_kind(x.kind()), emb.sin().to_kind(x.kind()));
+        // allowed[b, 0, i, j]: query i (absolute past+i) may attend to key j.
+        let qi = Tensor::arange_start(past, s, (Kind::Int64, dev)).view([t, 1]);
+        let kj = Tensor::arange(s, (Kind::Int64, dev)).view([1, s]);
+        let mut causal = kj.le_tensor(&qi);
+        if let Some(w) = self.cfg.effective_sliding_window() {
+            causal = causal.logical_and(&(&qi - &kj).lt(w as i64));
+        }
+        let key_real = full_mask.ne(0).view([b, 1, 1, s]);
+        // A query always sees itself, so a pad query never has an empty (NaN) softmax row.
+        let allowed = causal.unsqueeze(0).unsqueeze(0).logical_and(&key_real).logical_or(&kj.eq_tensor(&qi));
+        let mut x = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut scratch = None;
+            let past_kv = match cache.as_deref_mut() {
+                Some(c) => &mut c.layers[i],
+                None => &mut scratch,
+            };
+            let h = layer.self_attn.forward(&layer.input_layernorm.forward(&x), &cos, &sin, &allowed, past_kv);
+            x = x + h;
+            x = &x + layer.mlp.forward(&layer.post_attention_layernorm.forward(&x));
+        }
+        if let Some(c) = cache {
+            c.mask = Some(full_mask);
+        }
+        self.norm.forward(&x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tiny(model_type: &str, tie: bool) -> (nn::VarStore, Llama) {
+        let cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
+            "model_type": model_type, "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "rms_norm_eps": 1e-6, "max_position_embeddings": 64, "tie_word_embeddings": tie
+        }))
+        .unwrap();
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let m = Llama::new(&vs.root(), &cfg).unwrap();
+        (vs, m)
+    }
+
+    #[test]
+    fn variable_names_match_hf() {
+        let (vs, _) = tiny("qwen2", false);
+        let vars = vs.variables();
+        for name in [
+            "model.embed_tokens.weight",
+            "model.layers.1.self_attn.q_proj.weight",
+            "model.layers.1.self_attn.q_proj.bias",
+            "model.layers.0.self_attn.o_proj.weight",
+            "model.layers.0.mlp.gate_proj.weight",
+            "model.layers.0.input_layernorm.weight",
+            "model.layers.0.post_attention_layernorm.weight",
+            "model.norm.weight",
+            "lm_head.weight",
+        ] {
+            assert!(vars.contains_key(name), "missing {name}");
+        }
+        assert!(!vars.contains_key("model.layers.0.self_attn.o_proj.bias"));
+        assert_eq!(vars["model.layers.0.self_attn.k_proj.weight"].size(), vec![16, 32]);
+        let (vs, _) = tiny("llama", true);
+        assert!(!vs.variables().contains_key("lm_head.weight"));
+    }
+
+    #[test]
+    fn padding_does_not_change_logits() {
+        for ty in ["llama", "qwen2", "mistral"] {
+            let (_vs, m) = tiny(ty, ty == "qwen2");
+            let seq = [3i64, 7, 11, 2, 9];
+            let alone = m.forward(&Tensor::from_slice(&seq).view([1, 5]), &Tensor::ones([1, 5], (Kind::Int64, Device::Cpu)));
+            // Right padding (row 0) and left padding (row 1).
+            let ids = Tensor::from_slice(&[3i64, 7, 11, 2, 9, 0, 0, 0, 0, 3, 7, 11, 2, 9]).view([2, 7]);
+            let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1]).view([2, 7]);
+            let padded = m.forward(&ids, &mask);
+            let right = padded.get(0).narrow(0, 0, 5);
+            let left = padded.get(1).narrow(0, 2, 5);
+            let a = alone.get(0);
+            assert!((&right - &a).abs().max().double_value(&[]) < 1e-5, "{ty} right padding");
+            assert!((&left - &a).abs().max().double_value(&[]) < 1e-5, "{ty} left padding");
+            assert_eq!(padded.isnan().any().int64_value(&[]), 0);
+        }
+    }
+
+    #[test]
+    fn causal_future_tokens_do_not_leak() {
+        let (_vs, m) = tiny("llama", false);
+        let one = Tensor::ones([1, 4], (Kind::Int64, Device::Cpu));
+        let a = m.forward(&Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]), &one);
+        let b = m.forward(&Tensor::from_slice(&[1i64, 2, 3, 40]).view([1, 4]), &one);
+        let d = (a.narrow(1, 0, 3) - b.narrow(1, 0, 3)).abs().max().double_value(&[]);
+        assert!(d < 1e-6);
+        let d_last = (a.narrow(1, 3, 1) - b.narrow(1, 3, 1)).abs().max().double_value(&[]);
+        assert!(d_last > 1e-6);
+    }
+
+    #[test]
+    fn cached_forward_matches_full_forward() {
+        let (_vs, m) = tiny("mistral", false);
+        let ids = Tensor::from_slice(&[0i64, 5, 6, 7, 8, 9, 1, 2, 3, 4]).view([2, 5]);
+        let mask = Tensor::from_slice(&[0i64, 1, 1, 1, 1, 1, 1, 1, 1, 1]).view([2, 5]);
+        let full = m.forward(&ids, &mask);
+        let mut cache = KvCache::new(2);
+        let first = m.forward_cached(&ids.narrow(1, 0, 3), &mask.narrow(1, 0, 3), &mut cache);
+        let rest = m.forward_cached(&ids.narrow(1, 3, 2), &mask.narrow(1, 3, 2), &mut cache);
+        assert_eq!(cache.len(), 5);
+        let inc = Tensor::cat(&[first, rest], 1);
+        // Row 0's pad query is meaningless; compare real positions.
+        let d = (full.narrow(1, 1, 4) - inc.narrow(1, 1, 4)).abs().max().double_value(&[]);
+        assert!(d < 1e-5, "{d}");
+    }
+
+    #[test]
+    fn out_of_vocab_ids_are_an_error() {
+        let (_vs, m) = tiny("llama", false);
+        let e = m.check_ids(&Tensor::from_slice(&[1i64, 50])).unwrap_err().to_string();
+        assert!(e.contains("vocab_size is 50"), "{e}");
+    }
+}

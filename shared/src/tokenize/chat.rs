@@ -1,0 +1,274 @@
+//! Chat templates of the supported families, rendered in Rust: Llama-3, ChatML (Qwen2),
+//! Mistral (instruct v0.1/v0.2) and Zephyr. Each renders exactly what transformers'
+//! `apply_chat_template` renders with the family's Jinja template (checked against it in the
+//! parity tests), and [`ChatTemplate::render_split`] exposes the prompt/response boundary.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// One chat turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: &str, content: impl Into<String>) -> Self {
+        Self { role: role.into(), content: content.into() }
+    }
+    pub fn system(c: impl Into<String>) -> Self {
+        Self::new("system", c)
+    }
+    pub fn user(c: impl Into<String>) -> Self {
+        Self::new("user", c)
+    }
+    pub fn assistant(c: impl Into<String>) -> Self {
+        Self::new("assistant", c)
+    }
+}
+
+/// The template families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// `<|start_header_id|>role<|end_header_id|>\n\n{content|trim}<|eot_id|>`, BOS before the first turn.
+    Llama3,
+    /// `<|im_start|>role\n{content}<|im_end|>\n`, with an optional default system turn (Qwen2).
+    ChatMl,
+    /// `{bos}[INST] {user} [/INST]{assistant}{eos}`; a system turn is folded into the first user turn.
+    Mistral,
+    /// `<|role|>\n{content}{eos}\n`.
+    Zephyr,
+}
+
+/// Where the response span starts in a (prompt, response) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResponseSpan {
+    /// The assistant header belongs to the response (SimPO / alignment-handbook: the response is
+    /// the template applied to the single assistant message).
+    WithHeader,
+    /// The prompt ends with the generation prompt; the response is content + end of turn.
+    ContentOnly,
+}
+
+/// A family's template with the tokenizer's special-token strings filled in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatTemplate {
+    pub family: Family,
+    pub bos: String,
+    pub eos: String,
+    /// ChatML: the system turn inserted when the conversation has none (Qwen2's "You are a helpful assistant.").
+    pub default_system: Option<String>,
+}
+
+impl ChatTemplate {
+    pub fn new(family: Family, bos: &str, eos: &str) -> Self {
+        Self { family, bos: bos.into(), eos: eos.into(), default_system: None }
+    }
+
+    /// By name: `llama3`, `chatml`, `qwen2` (ChatML with Qwen2's default system turn), `mistral`, `zephyr`.
+    pub fn from_name(name: &str, bos: &str, eos: &str) -> Result<Self> {
+        let fam = match name {
+            "llama3" | "llama-3" => Family::Llama3,
+            "chatml" | "qwen2" => Family::ChatMl,
+            "mistral" => Family::Mistral,
+            "zephyr" => Family::Zephyr,
+            other => {
+                return Err(Error::invalid(
+                    "chat template",
+                    format!("{other:?} is not one of llama3, chatml, qwen2, mistral, zephyr"),
+                ))
+            }
+        };
+        let mut t = Self::new(fam, bos, eos);
+        if name == "qwen2" {
+            t.default_system = Some("You are a helpful assistant.".into());
+        }
+        Ok(t)
+    }
+
+    /// Recognise the family of a Jinja `chat_template` (from `tokenizer_config.json`).
+    pub fn detect(jinja: &str, bos: &str, eos: &str) -> Result<Self> {
+        let fam = if jinja.contains("<|start_header_id|>") {
+            Family::Llama3
+        } else if jinja.contains("<|im_start|>") {
+            Family::ChatMl
+        } else if jinja.contains("[INST]") {
+            Family::Mistral
+        } else if jinja.contains("<|assistant|>") {
+            Family::Zephyr
+        } else {
+            return Err(Error::invalid(
+                "tokenizer_config.json: chat_template",
+                "is not a Llama-3, ChatML/Qwen2, Mistral or Zephyr template; name one explicitly",
+            ));
+        };
+        let mut t = Self::new(fam, bos, eos);
+        if fam == Family::ChatMl {
+            t.default_system = default_system_of(jinja);
+        }
+        Ok(t)
+    }
+
+    /// What `add_generation_prompt=True` appends: the assistant header.
+    pub fn generation_prompt(&self) -> &'static str {
+        match self.family {
+            Family::Llama3 => "<|start_header_id|>assistant<|end_header_id|>\n\n",
+            Family::ChatMl => "<|im_start|>assistant\n",
+            Family::Mistral => "",
+            Family::Zephyr => "<|assistant|>\n",
+        }
+    }
+
+    /// The text transformers' `apply_chat_template(messages, add_generation_prompt=...)` renders.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        for (i, m) in messages.iter().enumerate() {
+            if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
+                return Err(Error::invalid(format!("message {i}"), format!("role {:?} is not system, user or assistant", m.role)));
+            }
+        }
+        let mut out = String::new();
+        match self.family {
+            Family::Llama3 => {
+                for (i, m) in messages.iter().enumerate() {
+                    if i == 0 {
+                        out.push_str(&self.bos);
+                    }
+                    out.push_str(&format!("<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>", m.role, m.content.trim()));
+                }
+            }
+            Family::ChatMl => {
+                if let (Some(sys), Some(first)) = (&self.default_system, messages.first()) {
+                    if first.role != "system" {
+                        out.push_str(&format!("<|im_start|>system\n{sys}<|im_end|>\n"));
+                    }
+                }
+                for m in messages {
+                    out.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m.role, m.content));
+                }
+            }
+            Family::Mistral => {
+                out.push_str(&self.bos);
+                let (system, rest) = match messages.first() {
+                    Some(m) if m.role == "system" => (Some(m.content.as_str()), &messages[1..]),
+                    _ => (None, messages),
+                };
+                for (i, m) in rest.iter().enumerate() {
+                    let want = if i % 2 == 0 { "user" } else { "assistant" };
+                    if m.role != want {
+                        return Err(Error::invalid(
+                            format!("message {i}"),
+                            "Mistral chats must alternate user/assistant (after an optional first system turn)",
+                        ));
+                    }
+                    if m.role == "user" {
+                        match (i, system) {
+                            (0, Some(s)) if !s.is_empty() => out.push_str(&format!("[INST] {s}\n\n{} [/INST]", m.content)),
+                            _ => out.push_str(&format!("[INST] {} [/INST]", m.content)),
+                        }
+                    } else {
+                        out.push_str(&m.content);
+                        out.push_str(&self.eos);
+                    }
+                }
+            }
+            Family::Zephyr => {
+                for m in messages {
+                    out.push_str(&format!("<|{}|>\n{}{}\n", m.role, m.content, self.eos));
+                }
+            }
+        }
+        if add_generation_prompt && !messages.is_empty() {
+            out.push_str(self.generation_prompt());
+        }
+        Ok(out)
+    }
+
+    /// Render `prompt` followed by the assistant turn `response`, split into (prompt text, response
+    /// text) at the boundary `span` asks for. The two concatenate to the full conversation's rendering.
+    pub fn render_split(&self, prompt: &[Message], response: &str, span: ResponseSpan) -> Result<(String, String)> {
+        if prompt.is_empty() {
+            return Err(Error::invalid("chat prompt", "has no messages"));
+        }
+        let mut all = prompt.to_vec();
+        all.push(Message::assistant(response));
+        let full = self.render(&all, false)?;
+        let head = self.render(prompt, span == ResponseSpan::ContentOnly)?;
+        match full.strip_prefix(&head) {
+            Some(tail) => Ok((head, tail.to_string())),
+            None => Err(Error::invalid("chat template", "the prompt rendering is not a prefix of the full chat (internal error)")),
+        }
+    }
+}
+
+/// The default system text of a ChatML template, e.g. Qwen2's
+/// `'<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n'` literal.
+fn default_system_of(jinja: &str) -> Option<String> {
+    let marker = "<|im_start|>system\\n";
+    let mut rest = jinja;
+    while let Some(i) = rest.find(marker) {
+        let after = &rest[i + marker.len()..];
+        if let Some(j) = after.find("<|im_end|>") {
+            let text = &after[..j];
+            if !text.contains('\'') && !text.contains('"') && !text.contains("{{") {
+                return Some(text.replace("\\n", "\n"));
+            }
+        }
+        rest = after;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat() -> Vec<Message> {
+        vec![Message::system("Be brief."), Message::user("Hi there "), Message::assistant("Hello!"), Message::user("2+2?")]
+    }
+
+    #[test]
+    fn llama3_rendering() {
+        let t = ChatTemplate::from_name("llama3", "<|begin_of_text|>", "<|end_of_text|>").unwrap();
+        let s = t.render(&chat()[1..2], true).unwrap();
+        assert_eq!(s, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    }
+
+    #[test]
+    fn chatml_default_system_and_split() {
+        let jinja = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+        let t = ChatTemplate::detect(jinja, "", "<|im_end|>").unwrap();
+        assert_eq!(t.default_system.as_deref(), Some("You are a helpful assistant."));
+        let (p, r) = t.render_split(&[Message::user("hi")], "yo", ResponseSpan::WithHeader).unwrap();
+        assert_eq!(p, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n");
+        assert_eq!(r, "<|im_start|>assistant\nyo<|im_end|>\n");
+        let (p2, r2) = t.render_split(&[Message::user("hi")], "yo", ResponseSpan::ContentOnly).unwrap();
+        assert_eq!(p2, format!("{p}<|im_start|>assistant\n"));
+        assert_eq!(r2, "yo<|im_end|>\n");
+    }
+
+    #[test]
+    fn mistral_folds_system_and_requires_alternation() {
+        let t = ChatTemplate::from_name("mistral", "<s>", "</s>").unwrap();
+        let s = t.render(&chat(), false).unwrap();
+        assert_eq!(s, "<s>[INST] Be brief.\n\nHi there  [/INST]Hello!</s>[INST] 2+2? [/INST]");
+        let e = t.render(&[Message::user("a"), Message::user("b")], false).unwrap_err().to_string();
+        assert!(e.contains("alternate"), "{e}");
+    }
+
+    #[test]
+    fn zephyr_rendering() {
+        let t = ChatTemplate::from_name("zephyr", "<s>", "</s>").unwrap();
+        let s = t.render(&chat()[..2], true).unwrap();
+        assert_eq!(s, "<|system|>\nBe brief.</s>\n<|user|>\nHi there </s>\n<|assistant|>\n");
+    }
+
+    #[test]
+    fn unknown_roles_and_templates_are_errors() {
+        let t = ChatTemplate::from_name("zephyr", "<s>", "</s>").unwrap();
+        assert!(t.render(&[Message::new("tool", "x")], false).is_err());
+        assert!(ChatTemplate::from_name("gemma", "", "").is_err());
+        assert!(ChatTemplate::detect("{{ messages }}", "", "").is_err());
+    }
+}
