@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod onpolicy;
 pub mod optim;
 pub mod pairwise;
+pub mod reward_model;
 pub mod pairs;
 pub mod schedule;
