@@ -13,3 +13,4 @@ pub mod pairwise;
 pub mod reward_model;
 pub mod pairs;
 pub mod schedule;
+pub mod sft;

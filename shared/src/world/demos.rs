@@ -27,7 +27,7 @@ pub struct DemoConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { p_correct: 0.6, p_partial: 0.25, p_wrong: 0.15, p_closing: 0.3, p_verbose: 0.3, shirker_fraction: 0.0 }
+        DemoConfig { p_correct: 0.7, p_partial: 0.2, p_wrong: 0.1, p_closing: 0.3, p_verbose: 0.3, shirker_fraction: 0.0 }
     }
 }
 

@@ -7,11 +7,14 @@
 //! a prompt may fall on).
 
 pub mod alpaca;
+pub mod base;
 pub mod config;
 pub mod demos;
 pub mod judge;
 pub mod lexicon;
 pub mod oracle;
+pub mod pipeline;
+pub mod policy;
 pub mod response;
 pub mod skill;
 pub mod task;
@@ -32,7 +35,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Bump when anything changes what the world generates or how it scores; cache keys include it.
-pub const WORLD_VERSION: &str = "world-v1";
+pub const WORLD_VERSION: &str = "world-v2";
 /// The seed of the fixed evaluation set (independent of any run's seed).
 const EVAL_SEED: u64 = 0x5eed_e7a1;
 

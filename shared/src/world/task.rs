@@ -229,8 +229,7 @@ pub fn sample_payload<R: Rng>(family: Family, rng: &mut R) -> Payload {
     match family {
         Family::Reverse => Payload::Reverse { word: word(rng) },
         Family::Sort => {
-            let k = rng.gen_range(3..=4);
-            Payload::Sort { nums: (0..k).map(|_| rng.gen_range(0..100)).collect() }
+            Payload::Sort { nums: (0..3).map(|_| rng.gen_range(0..100)).collect() }
         }
         Family::Count => {
             let w = word(rng);
@@ -239,7 +238,7 @@ pub fn sample_payload<R: Rng>(family: Family, rng: &mut R) -> Payload {
             let letter = if rng.gen_bool(0.7) { *chars.choose(rng).unwrap() } else { rng.gen_range(b'a'..=b'z') as char };
             Payload::Count { letter, word: w }
         }
-        Family::Add => Payload::Add { a: rng.gen_range(0..100), b: rng.gen_range(0..100) },
+        Family::Add => Payload::Add { a: rng.gen_range(0..50), b: rng.gen_range(0..50) },
         Family::Upper => Payload::Upper { words: (0..rng.gen_range(1..=2)).map(|_| word(rng)).collect() },
         Family::Repeat => Payload::Repeat { word: word(rng), n: rng.gen_range(2..=3) },
         Family::List => {
