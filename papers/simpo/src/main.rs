@@ -3,7 +3,9 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use shared::cli::{RunArgs, Scale};
-use simpo::{config, mini::MiniConfig, pipeline, tables};
+use simpo::config::PaperConfig;
+use simpo::paper::{self, Method, PaperRunOptions};
+use simpo::{config, leaderboard, mini::MiniConfig, pipeline, tables};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -11,6 +13,21 @@ use std::path::{Path, PathBuf};
 struct Args {
     #[command(flatten)]
     run: RunArgs,
+    /// Paper scale: a setting (file stem in configs/paper/) or the path of a config TOML.
+    #[arg(long, default_value = "llama3-instruct")]
+    setting: String,
+    /// Paper scale: the objective to train, `simpo` or `dpo` (β = 0.01, the start model as reference).
+    #[arg(long, default_value = "simpo")]
+    method: String,
+    /// Paper scale: train on the first N pairs only.
+    #[arg(long)]
+    max_pairs: Option<usize>,
+    /// Paper scale: stop after N optimiser steps.
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// Paper scale: generate AlpacaEval-format outputs for the first N of the 805 instructions.
+    #[arg(long)]
+    generate: Option<usize>,
 }
 
 fn main() {
@@ -25,9 +42,9 @@ fn repo_root() -> PathBuf {
 }
 
 fn run(args: Args) -> Result<()> {
-    let a = args.run;
+    let a = args.run.clone();
     if a.scale == Scale::Paper {
-        anyhow::bail!("paper scale: see papers/simpo/README.md, section 4 (being wired into this binary)");
+        return paper_scale(&args);
     }
     let cfg_path = config::config_dir().join(format!("{}.toml", a.scale.name()));
     let cfg = MiniConfig::load(&cfg_path)?;
@@ -49,6 +66,10 @@ fn run(args: Args) -> Result<()> {
 
     let info = tables::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_toml: &cfg_text };
     let claims = tables::save_all(&o, &out, &info).context("writing the results")?;
+    match a.data.clone().or_else(shared::io::data_root) {
+        Some(root) => leaderboard::leaderboard_table(&root)?.save(&out, "leaderboard_check")?,
+        None => eprintln!("note: no AlpacaEval data (run `cargo xtask fetch simpo`); leaderboard check skipped"),
+    }
 
     println!("\n{}", claims.to_markdown());
     println!(
@@ -57,5 +78,44 @@ fn run(args: Args) -> Result<()> {
         o.seconds / 60.0,
         out.display()
     );
+    Ok(())
+}
+
+/// `--scale paper`: the paper's settings through the same model, tokenizer, data and trainer code.
+fn paper_scale(args: &Args) -> Result<()> {
+    let a = &args.run;
+    let settings = config::paper_settings()?;
+    if a.dry_run {
+        println!("{}", paper::dry_run(&settings)?);
+        return Ok(());
+    }
+    let cfg = if Path::new(&args.setting).is_file() {
+        PaperConfig::load(Path::new(&args.setting))?
+    } else {
+        let names: Vec<&str> = settings.iter().map(|(n, _)| n.as_str()).collect();
+        settings
+            .iter()
+            .find(|(n, _)| n == &args.setting)
+            .map(|(_, c)| c.clone())
+            .with_context(|| format!("--setting {:?} is not one of {names:?} (or a config file)", args.setting))?
+    };
+    let method = match args.method.as_str() {
+        "simpo" => Method::Simpo,
+        "dpo" => Method::Dpo,
+        other => anyhow::bail!("--method {other:?} must be simpo or dpo"),
+    };
+    if let Some(t) = a.threads {
+        shared::device::set_threads(t);
+    }
+    shared::device::seed_torch(cfg.train.seed);
+    let device = shared::device::resolve(&a.device)?;
+    let stem = Path::new(&args.setting).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let run_dir = repo_root().join("runs/simpo/paper").join(format!("{stem}-{}", args.method));
+    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, ..Default::default() };
+    println!("== SimPO paper scale: {} ({}), {} on {}", cfg.setting, cfg.model, args.method, a.device);
+    let summary = paper::run(&cfg, device, &run_dir, &opts)?;
+    let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/simpo/paper"));
+    shared::io::write_json(&out.join(format!("{stem}-{}.json", args.method)), &summary)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
