@@ -42,12 +42,11 @@ pub fn resolve(spec: &str) -> Result<tch::Device> {
     }
 }
 
-/// Fix libtorch's CPU thread count (results depend on it; record it with them).
+/// Fix libtorch's CPU (intra-op) thread count (results depend on it; record it with them).
+/// Safe to call again later in the same process (inter-op threads are left alone: libtorch
+/// refuses to change them once any parallel work has run).
 pub fn set_threads(n: i32) {
     tch::set_num_threads(n);
-    // libtorch refuses (panics in tch) a second interop setting once work has started.
-    static INTEROP: std::sync::Once = std::sync::Once::new();
-    INTEROP.call_once(|| tch::set_num_interop_threads(1));
 }
 
 /// Seed libtorch's generators (CPU and CUDA) from the run's seed.

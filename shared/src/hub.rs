@@ -157,10 +157,48 @@ impl Source {
     }
 }
 
+/// A file of a *dataset* repository: `spec` is a local folder laid out like the repository, or a
+/// hub dataset id `owner/name[@revision]` read through the standard cache
+/// (`datasets--owner--name/...`), downloaded with `RepoType::Dataset` unless `HF_HUB_OFFLINE` is set.
+pub fn dataset_file(spec: &str, name: &str) -> Result<PathBuf> {
+    let src = resolve(spec)?;
+    let (repo, revision, cache, offline) = match &src {
+        Source::Local(dir) => {
+            let p = dir.join(name);
+            return if p.exists() {
+                Ok(p)
+            } else {
+                Err(Error::invalid(format!("{}/{name}", dir.display()), "is missing; the dataset folder must hold the repository's files at their paths (e.g. data/train-*.parquet)"))
+            };
+        }
+        Source::Hub { repo, revision, cache, offline } => (repo, revision, cache, *offline),
+    };
+    if let Some(p) = cached_in(cache, "datasets", repo, revision, name) {
+        return Ok(p);
+    }
+    let what = format!("dataset {repo}@{revision}: {name}");
+    if offline {
+        return Err(Error::invalid(what, format!("is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set; run `huggingface-cli download --repo-type dataset {repo} {name}` where there is network, or pass a local folder", cache.display())));
+    }
+    let api = hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(cache.clone()))
+        .with_progress(std::env::var_os("REPRO_QUIET").is_none())
+        .build()
+        .map_err(|e| Error::invalid("hf-hub", e.to_string()))?;
+    let r = hf_hub::Repo::with_revision(repo.clone(), hf_hub::RepoType::Dataset, revision.clone());
+    api.repo(r).get(name).map_err(|e| {
+        Error::invalid(what, format!("download failed ({e}); check the dataset id and file name, the network and HF_TOKEN, or pass a local folder"))
+    })
+}
+
 /// A file of the standard cache layout: `models--owner--name/snapshots/<commit>/<file>`, the commit
 /// read from `refs/<revision>` unless the revision is itself a commit hash.
 fn cached_file(cache: &Path, repo: &str, revision: &str, name: &str) -> Option<PathBuf> {
-    let root = cache.join(format!("models--{}", repo.replace('/', "--")));
+    cached_in(cache, "models", repo, revision, name)
+}
+
+/// [`cached_file`] for a repository kind (`models` or `datasets`).
+fn cached_in(cache: &Path, kind: &str, repo: &str, revision: &str, name: &str) -> Option<PathBuf> {
+    let root = cache.join(format!("{kind}--{}", repo.replace('/', "--")));
     let commit = if revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit()) {
         revision.to_string()
     } else {
@@ -209,6 +247,24 @@ mod tests {
         let pinned = resolve_with("acme/tiny@0123456789abcdef0123456789abcdef01234567", &settings).unwrap();
         assert!(pinned.file("config.json").is_ok());
         assert!(resolve_with("acme/tiny@v2", &settings).unwrap().file("config.json").is_err());
+    }
+
+    #[test]
+    fn dataset_files_come_from_a_folder_or_the_datasets_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("data/train.parquet"), b"x").unwrap();
+        assert!(dataset_file(dir.path().to_str().unwrap(), "data/train.parquet").is_ok());
+        let e = dataset_file(dir.path().to_str().unwrap(), "data/test.parquet").unwrap_err().to_string();
+        assert!(e.contains("data/test.parquet") && e.contains("missing"), "{e}");
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let root = dir.path().join("datasets--acme--prefs");
+        std::fs::create_dir_all(root.join("refs")).unwrap();
+        std::fs::write(root.join("refs/main"), commit).unwrap();
+        std::fs::create_dir_all(root.join("snapshots").join(commit).join("data")).unwrap();
+        std::fs::write(root.join("snapshots").join(commit).join("data/train.parquet"), b"x").unwrap();
+        assert!(cached_in(dir.path(), "datasets", "acme/prefs", "main", "data/train.parquet").is_some());
+        assert!(cached_in(dir.path(), "models", "acme/prefs", "main", "data/train.parquet").is_none());
     }
 
     #[test]

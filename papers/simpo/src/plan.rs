@@ -38,6 +38,20 @@ impl ModelShape {
         }
     }
 
+    /// The shape of a `config.json` (a local model folder, or a cached hub config).
+    pub fn from_config(c: &shared::model::LlamaConfig) -> ModelShape {
+        ModelShape {
+            vocab: c.vocab_size as u64,
+            hidden: c.hidden_size as u64,
+            intermediate: c.intermediate_size as u64,
+            layers: c.num_hidden_layers as u64,
+            heads: c.num_attention_heads as u64,
+            kv_heads: c.num_kv_heads() as u64,
+            head_dim: c.head_dim() as u64,
+            tied_embeddings: c.tie_word_embeddings,
+        }
+    }
+
     /// Parameter count of a Llama-family decoder (no biases).
     pub fn params(&self) -> u64 {
         let q = self.heads * self.head_dim;
@@ -67,6 +81,24 @@ pub fn estimate(shape: &ModelShape, pairs: u64, mean_tokens: f64, gpus: u64, ref
     let state = 16.0 * n / gpus as f64 + if reference_model { 2.0 * n / gpus as f64 } else { 0.0 };
     Estimate { params: shape.params(), gpu_mem_gib_per_gpu: state / (1u64 << 30) as f64, hours: seconds / 3600.0, tokens }
 }
+
+/// Activation memory (GiB, per GPU) of one forward/backward with gradient checkpointing: the
+/// checkpointed layer inputs (bf16) of every layer, one layer's recomputed working set (bf16:
+/// q, k, v, o, attention output and the MLP's gate/up/act), and the fp32 logits plus their
+/// log-softmax for `rows` sequences of `seq` tokens (flash attention: no T² scores kept).
+pub fn activation_gib(shape: &ModelShape, rows: u64, seq: u64) -> f64 {
+    let tokens = (rows * seq) as f64;
+    let checkpoints = tokens * shape.hidden as f64 * 2.0 * shape.layers as f64;
+    let layer = tokens * (6.0 * shape.hidden as f64 + 3.0 * shape.intermediate as f64) * 2.0;
+    let logits = tokens * shape.vocab as f64 * 4.0 * 2.0;
+    (checkpoints + layer + logits) / (1u64 << 30) as f64
+}
+
+/// Bytes per parameter of training state: the paper's mixed precision (bf16 weights and
+/// gradients, fp32 master weights, fp32 Adam moments: 2 + 2 + 4 + 8 = 16) or this project's
+/// trainer on bf16 weights (bf16 weights and gradients, fp32 moments, no master copy: 12).
+pub const PAPER_BYTES_PER_PARAM: f64 = 16.0;
+pub const OURS_BF16_BYTES_PER_PARAM: f64 = 12.0;
 
 #[cfg(test)]
 mod tests {

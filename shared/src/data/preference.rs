@@ -8,14 +8,11 @@
 use crate::error::{Error, Result};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::{Field, Row};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::path::Path;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: String,
-    pub content: String,
-}
+/// The one chat-turn type of the crate (re-exported so existing `data::preference::Message` paths work).
+pub use crate::tokenize::chat::Message;
 
 /// One preference pair: the conversation up to the answer, and the two answers.
 #[derive(Clone, Debug, PartialEq)]

@@ -185,6 +185,16 @@ pub struct Llama {
 impl Llama {
     /// Build the model under the root path `p` (variables `model.*` and `lm_head.*`).
     pub fn new(p: &nn::Path, cfg: &LlamaConfig) -> Result<Self> {
+        Self::build(p, cfg, true)
+    }
+
+    /// The transformer without its output head (no `lm_head.*`), for heads of other kinds
+    /// (the reward model). Its [`Llama::logits`] are not meaningful.
+    pub fn backbone(p: &nn::Path, cfg: &LlamaConfig) -> Result<Self> {
+        Self::build(p, cfg, false)
+    }
+
+    fn build(p: &nn::Path, cfg: &LlamaConfig, with_head: bool) -> Result<Self> {
         cfg.validate()?;
         let m = p / "model";
         let emb_cfg = nn::EmbeddingConfig { ws_init: Init::Randn { mean: 0.0, stdev: 0.02 }, ..Default::default() };
@@ -205,7 +215,7 @@ impl Llama {
             })
             .collect();
         let norm = RmsNorm::new(&m / "norm", cfg.hidden_size, cfg.rms_norm_eps);
-        let lm_head = (!cfg.tie_word_embeddings).then(|| linear(p / "lm_head", cfg.hidden_size, cfg.vocab_size, false));
+        let lm_head = (with_head && !cfg.tie_word_embeddings).then(|| linear(p / "lm_head", cfg.hidden_size, cfg.vocab_size, false));
         let inv: Vec<f32> = cfg.rope_inv_freq().iter().map(|&f| f as f32).collect();
         let inv_freq = Tensor::from_slice(&inv).to_device(p.device());
         Ok(Self { cfg: cfg.clone(), embed_tokens, layers, norm, lm_head, inv_freq, device: p.device() })

@@ -5,10 +5,15 @@
 //! - [`llama`]: the transformer ([`Llama`]), HF variable names, padding-invariant masks, KV cache.
 //! - [`score`]: response log-probs given a prompt ([`sequence_logps`]) for every objective.
 //! - [`generate`]: batched sampling / greedy decoding with a KV cache ([`generate()`]).
+//! - [`reward`]: the scalar reward model ([`RewardModel`]) for Bradley–Terry training.
+//! - [`weights`]: safetensors (single or sharded) into a `VarStore` by name, and saving.
+//! - [`pretrained`]: a folder or hub id to model + tokenizer in one call ([`Pretrained`]).
 
 pub mod config;
 pub mod generate;
 pub mod llama;
+pub mod pretrained;
+pub mod reward;
 pub mod score;
 pub mod weights;
 
@@ -16,3 +21,5 @@ pub use config::{LlamaConfig, RopeScaling, TokenIds};
 pub use generate::{generate, generate_uncached, GenerateConfig};
 pub use llama::{KvCache, Llama};
 pub use score::{sequence_logps, token_logps, SeqLogps, TokenBatch};
+pub use pretrained::{Pretrained, PretrainedReward};
+pub use reward::RewardModel;

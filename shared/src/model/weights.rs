@@ -206,7 +206,9 @@ pub fn save(vs: &VarStore, path: &Path) -> Result<()> {
         .iter()
         .map(|(n, d, s, b)| Ok((n.as_str(), safetensors::tensor::TensorView::new(*d, s.clone(), b).map_err(|e| Error::Other(e.to_string()))?)))
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, &None).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    // `format: pt` metadata: transformers 4.x refuses safetensors files without it.
+    let meta = Some(std::collections::HashMap::from([("format".to_string(), "pt".to_string())]));
+    let bytes = safetensors::serialize(views, &meta).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
     crate::io::write_atomic(path, &bytes)
 }
 
@@ -237,6 +239,8 @@ mod tests {
         let path = dir.path().join("model.safetensors");
         let (vs, _) = model(1);
         save(&vs, &path).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(meta.metadata().as_ref().and_then(|m| m.get("format")).map(String::as_str), Some("pt"));
         let (mut vs2, _) = model(2);
         let r = load_into(&vs2, &weight_files(dir.path()).unwrap(), &[]).unwrap();
         assert_eq!(r.loaded, vs.variables().len());

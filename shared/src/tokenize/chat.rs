@@ -205,17 +205,19 @@ impl ChatTemplate {
 /// The default system text of a ChatML template, e.g. Qwen2's
 /// `'<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n'` literal.
 fn default_system_of(jinja: &str) -> Option<String> {
-    let marker = "<|im_start|>system\\n";
-    let mut rest = jinja;
-    while let Some(i) = rest.find(marker) {
-        let after = &rest[i + marker.len()..];
-        if let Some(j) = after.find("<|im_end|>") {
-            let text = &after[..j];
-            if !text.contains('\'') && !text.contains('"') && !text.contains("{{") {
-                return Some(text.replace("\\n", "\n"));
+    // The newline may be a Jinja escape (`\n`, as in hub configs) or a literal newline.
+    for marker in ["<|im_start|>system\\n", "<|im_start|>system\n"] {
+        let mut rest = jinja;
+        while let Some(i) = rest.find(marker) {
+            let after = &rest[i + marker.len()..];
+            if let Some(j) = after.find("<|im_end|>") {
+                let text = &after[..j];
+                if !text.contains('\'') && !text.contains('"') && !text.contains("{{") && !text.contains("{%") {
+                    return Some(text.replace("\\n", "\n"));
+                }
             }
+            rest = after;
         }
-        rest = after;
     }
     None
 }
@@ -240,6 +242,8 @@ mod tests {
         let jinja = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
         let t = ChatTemplate::detect(jinja, "", "<|im_end|>").unwrap();
         assert_eq!(t.default_system.as_deref(), Some("You are a helpful assistant."));
+        let literal = jinja.replace("\\n", "\n");
+        assert_eq!(ChatTemplate::detect(&literal, "", "").unwrap().default_system, t.default_system);
         let (p, r) = t.render_split(&[Message::user("hi")], "yo", ResponseSpan::WithHeader).unwrap();
         assert_eq!(p, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n");
         assert_eq!(r, "<|im_start|>assistant\nyo<|im_end|>\n");

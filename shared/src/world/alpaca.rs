@@ -51,8 +51,10 @@ impl MiniAlpacaEval {
         let n = outputs.len() as f64;
         let (mut oracle, mut correct, mut len) = (0.0, 0.0, 0.0);
         let mut prefs = Vec::with_capacity(outputs.len());
+        let mut delta_len = Vec::with_capacity(outputs.len());
         for ((x, y), b) in self.prompts.iter().zip(outputs).zip(&self.baseline) {
             let g = world.oracle.grade(x, y);
+            delta_len.push(b.chars().count() as f64 - g.length as f64);
             oracle += g.score;
             correct += g.correct as u8 as f64;
             len += g.length as f64;
@@ -67,8 +69,7 @@ impl MiniAlpacaEval {
             accuracy: correct / n,
             win_rate: 100.0 * wr,
             win_rate_se: 100.0 * se,
-            // TODO(lc-alpacaeval): fit the LC GLM of shared::eval once it is on main.
-            lc_win_rate: None,
+            lc_win_rate: length_controlled_win_rate(&prefs, &delta_len),
             avg_len: len / n,
             preferences: prefs,
         })
@@ -87,12 +88,22 @@ impl MiniAlpacaEval {
                 Cell::num(r.avg_len, 1),
             ]);
         }
-        if rows.iter().any(|r| r.lc_win_rate.is_none()) {
-            t.note("LC WR: TODO, the length-controlled GLM (shared::eval) is not wired in yet; the column is left empty, not estimated.");
-        }
+        t.note("LC WR: the length-controlled GLM of the real AlpacaEval (length and bias terms; no difficulty term, no gamed baselines), predicted at zero length difference.");
         t.note("Win rates are the judge's mean preference for the model over the fixed baseline (a seeded partial oracle), ± standard error.");
         t
     }
+}
+
+/// The length-controlled win rate of the real AlpacaEval's GLM (`shared::eval::lc_glm`), in its
+/// length-and-bias form: every prompt of the miniature is equally hard by construction, so there
+/// is no difficulty term, and no gamed baselines are judged, so the length slope is not
+/// regularised toward them. LC = 100 σ(w_bias): the win rate at zero length difference.
+/// `None` when the fit fails (too few prompts for the cross-validation folds).
+pub fn length_controlled_win_rate(prefs: &[f64], delta_len: &[f64]) -> Option<f64> {
+    use crate::eval::lc_glm::{length_controlled, LcOptions, Variant};
+    let y: Vec<Option<f64>> = prefs.iter().map(|&p| Some(p)).collect();
+    let opt = LcOptions { variant: Variant::Minimal, ..LcOptions::default() };
+    length_controlled(&y, delta_len, &[], &[], &opt).ok().map(|r| r.lc_win_rate)
 }
 
 /// Mean and standard error (sample standard deviation / sqrt(n)).

@@ -264,6 +264,10 @@ fn mini_alpaca_eval_ranks_gold_above_baseline() {
     assert!((base.win_rate - 50.0).abs() < 5.0, "{base:?}");
     assert!(row.win_rate_se > 0.0 && row.win_rate_se < 5.0);
     assert!(ev.evaluate(&w, "short", &gold[..3], &mut rng(0, "ev")).is_err());
+    // The baseline against itself: every length difference is zero, so LC equals the raw rate.
+    let lc_base = base.lc_win_rate.expect("LC of the baseline");
+    assert!((lc_base - 50.0).abs() < 5.0, "{base:?}");
+    assert!(row.lc_win_rate.expect("LC of gold") > 60.0, "{row:?}");
     let t = alpaca::MiniAlpacaEval::table("mini AlpacaEval", &[row, base]);
-    assert!(t.to_markdown().contains("TODO"));
+    assert!(t.to_markdown().contains("length-controlled GLM"));
 }

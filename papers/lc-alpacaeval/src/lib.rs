@@ -1,0 +1,11 @@
+//! Length-Controlled AlpacaEval (Dubois, Galambosi, Liang, Hashimoto 2024), recomputed from the
+//! judge annotations shipped with upstream `tatsu-lab/alpaca_eval`.
+//!
+//! - [`pipeline`]: load every model with annotations, raw metrics, instruction difficulty (joint
+//!   GLM or upstream's file), gamed-baseline rows, and the per-model LC GLM.
+//! - [`tables`]: the three result tables (LC vs published, Arena correlations, gameability).
+
+pub mod pipeline;
+pub mod tables;
+
+pub use pipeline::{run, Difficulty, ModelResult, Options, Report};

@@ -1,0 +1,121 @@
+//! `cargo xtask reproduce simpo [--scale smoke|mini|paper]`: regenerate the SimPO tables.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use shared::cli::{RunArgs, Scale};
+use simpo::config::PaperConfig;
+use simpo::paper::{self, Method, PaperRunOptions};
+use simpo::{config, leaderboard, mini::MiniConfig, pipeline, tables};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "simpo", about = "Reproduce SimPO (Meng, Xia & Chen 2024)")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Paper scale: a setting (file stem in configs/paper/) or the path of a config TOML.
+    #[arg(long, default_value = "llama3-instruct")]
+    setting: String,
+    /// Paper scale: the objective to train, `simpo` or `dpo` (β = 0.01, the start model as reference).
+    #[arg(long, default_value = "simpo")]
+    method: String,
+    /// Paper scale: train on the first N pairs only.
+    #[arg(long)]
+    max_pairs: Option<usize>,
+    /// Paper scale: stop after N optimiser steps.
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// Paper scale: generate AlpacaEval-format outputs for the first N of the 805 instructions.
+    #[arg(long)]
+    generate: Option<usize>,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(args: Args) -> Result<()> {
+    let a = args.run.clone();
+    if a.scale == Scale::Paper {
+        return paper_scale(&args);
+    }
+    let cfg_path = config::config_dir().join(format!("{}.toml", a.scale.name()));
+    let cfg = MiniConfig::load(&cfg_path)?;
+    let cfg_text = toml::to_string(&cfg)?;
+    println!("== SimPO, {} scale, seed {}; config {}:\n{cfg_text}", a.scale.name(), a.seed, cfg_path.display());
+    if a.dry_run {
+        let runs = cfg.methods.iter().map(|m| m.lrs.len()).sum::<usize>() * cfg.setups.len();
+        println!("plan: SFT base (cached), {} setups, {} training runs, each evaluated on the validation prompts; the selected model of each method on the mini AlpacaEval", cfg.setups.len(), runs);
+        return Ok(());
+    }
+    let threads = a.threads.unwrap_or(cfg.threads);
+    shared::device::set_threads(threads);
+    shared::device::seed_torch(a.seed);
+    let device = shared::device::resolve(&a.device)?;
+    let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/simpo"));
+    let run_root = std::env::var("REPRO_RUNS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("runs")).join("simpo").join(a.scale.name());
+
+    let o = pipeline::run(&cfg, a.scale, a.seed, device, &run_root)?;
+
+    let info = tables::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_toml: &cfg_text };
+    let claims = tables::save_all(&o, &out, &info).context("writing the results")?;
+    match a.data.clone().or_else(shared::io::data_root) {
+        Some(root) => leaderboard::leaderboard_table(&root)?.save(&out, "leaderboard_check")?,
+        None => eprintln!("note: no AlpacaEval data (run `cargo xtask fetch simpo`); leaderboard check skipped"),
+    }
+
+    println!("\n{}", claims.to_markdown());
+    println!(
+        "SFT base {}; total {:.1} min; tables in {}",
+        if o.base_trained { "trained now" } else { "loaded from the cache" },
+        o.seconds / 60.0,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `--scale paper`: the paper's settings through the same model, tokenizer, data and trainer code.
+fn paper_scale(args: &Args) -> Result<()> {
+    let a = &args.run;
+    let settings = config::paper_settings()?;
+    if a.dry_run {
+        println!("{}", paper::dry_run(&settings)?);
+        return Ok(());
+    }
+    let cfg = if Path::new(&args.setting).is_file() {
+        PaperConfig::load(Path::new(&args.setting))?
+    } else {
+        let names: Vec<&str> = settings.iter().map(|(n, _)| n.as_str()).collect();
+        settings
+            .iter()
+            .find(|(n, _)| n == &args.setting)
+            .map(|(_, c)| c.clone())
+            .with_context(|| format!("--setting {:?} is not one of {names:?} (or a config file)", args.setting))?
+    };
+    let method = match args.method.as_str() {
+        "simpo" => Method::Simpo,
+        "dpo" => Method::Dpo,
+        other => anyhow::bail!("--method {other:?} must be simpo or dpo"),
+    };
+    if let Some(t) = a.threads {
+        shared::device::set_threads(t);
+    }
+    shared::device::seed_torch(cfg.train.seed);
+    let device = shared::device::resolve(&a.device)?;
+    let stem = Path::new(&args.setting).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let run_dir = repo_root().join("runs/simpo/paper").join(format!("{stem}-{}", args.method));
+    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, ..Default::default() };
+    println!("== SimPO paper scale: {} ({}), {} on {}", cfg.setting, cfg.model, args.method, a.device);
+    let summary = paper::run(&cfg, device, &run_dir, &opts)?;
+    let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/simpo/paper"));
+    shared::io::write_json(&out.join(format!("{stem}-{}.json", args.method)), &summary)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}

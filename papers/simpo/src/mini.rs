@@ -1,0 +1,105 @@
+//! The miniature's config (`configs/mini.toml`, `configs/smoke.toml`): how pairs are built,
+//! how every method is trained and selected, how models are decoded for evaluation.
+
+use crate::methods::Method;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use shared::train::pairwise::PairwiseConfig;
+use std::path::Path;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiniConfig {
+    /// libtorch CPU threads (results depend on it; recorded with them).
+    pub threads: i32,
+    /// Prompts whose pairs train every method.
+    pub train_prompts: usize,
+    /// Held-out prompts on which each method's learning rate is chosen (never the evaluation set).
+    pub val_prompts: usize,
+    /// Evaluation prompts used from the fixed mini AlpacaEval (all of them when absent).
+    #[serde(default)]
+    pub eval_prompts: Option<usize>,
+    /// Which setups to run: "base" (off-policy demonstration pairs) and/or "instruct" (on-policy).
+    pub setups: Vec<String>,
+    pub offpolicy: OffPolicy,
+    pub onpolicy: OnPolicy,
+    pub decode: Decode,
+    /// The pairwise trainer; each method's `lrs` override `train.schedule.lr`.
+    pub train: PairwiseConfig,
+    pub methods: Vec<Method>,
+}
+
+/// "Base" setup: UltraFeedback-like pairs from a fixed pool of demonstrations.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffPolicy {
+    /// Candidate responses per prompt (correct / partly wrong / wrong, random style and verbosity).
+    pub candidates: usize,
+}
+
+/// "Instruct" setup: samples of the SFT model scored by a judge.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnPolicy {
+    pub samples: usize,
+    pub temperature: f64,
+    pub top_p: f64,
+    /// What ranks the samples: "judge" (the world's length-biased judge against the fixed
+    /// baseline answer, pointwise: the PairRM / ArmoRM stand-in) or "oracle" (true quality).
+    pub scorer: String,
+    pub prompts_per_batch: usize,
+}
+
+/// Decoding for validation and for the mini AlpacaEval (the same seed for every model).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decode {
+    pub temperature: f64,
+    pub batch: usize,
+}
+
+impl MiniConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cfg: MiniConfig = toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.train.validate()?;
+        for m in &self.methods {
+            m.validate()?;
+        }
+        for s in &self.setups {
+            if s != "base" && s != "instruct" {
+                bail!("setups: {s:?} is not \"base\" or \"instruct\"");
+            }
+        }
+        if !matches!(self.onpolicy.scorer.as_str(), "judge" | "oracle") {
+            bail!("onpolicy.scorer {:?} must be \"judge\" or \"oracle\"", self.onpolicy.scorer);
+        }
+        if self.onpolicy.samples < 2 || self.offpolicy.candidates < 2 {
+            bail!("pairs need at least 2 samples / candidates per prompt");
+        }
+        if self.train_prompts == 0 || self.val_prompts == 0 {
+            bail!("train_prompts and val_prompts must be ≥ 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_configs_load() {
+        for name in ["mini", "smoke"] {
+            let p = crate::config::config_dir().join(format!("{name}.toml"));
+            let cfg = MiniConfig::load(&p).unwrap();
+            assert!(cfg.methods.iter().any(|m| m.name == "SimPO"));
+            assert!(cfg.methods.iter().any(|m| m.name == "DPO"));
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! SimPO at paper scale through the same code path as the miniature: a Hugging Face checkpoint
+//! (hub id or local folder), the UltraFeedback-format preference parquet, the shared pairwise
+//! trainer with the [`Simpo`] objective (or DPO with cached reference log-probs), and the trained
+//! weights written back in Hugging Face layout.
+//!
+//! Token ids follow the authors' `run_simpo.py` + TRL (spec, "What is counted in |y|"):
+//! prompt = chat template over every message but the last, no generation prompt, BOS prepended if
+//! missing; response = the template applied to the single assistant message, so the assistant
+//! header and end-of-turn count in |y|; EOS appended if the response does not end with it. TRL's
+//! truncation happens inside the trainer. [`dry_run`] plans the six settings without loading anything.
+
+use crate::config::PaperConfig;
+use crate::objective::Simpo;
+use crate::plan::{self, ModelShape};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use shared::data::preference::{load_pairs, PreferencePair};
+use shared::hub::{self, Source};
+use shared::model::{generate, GenerateConfig, Llama, LlamaConfig};
+use shared::objectives::{dpo::Dpo, PairObjective};
+use shared::tokenize::chat::{ChatTemplate, Family, Message, ResponseSpan};
+use shared::tokenize::Tokenizer;
+use shared::train::optim::AdamWConfig;
+use shared::train::pairwise::{self, Pair, PairwiseConfig};
+use shared::train::schedule::Schedule;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use tch::{nn::VarStore, Device, Kind};
+
+/// Which objective a paper-scale run trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Simpo,
+    /// DPO with the README's best β = 0.01 and the start model as frozen reference.
+    Dpo,
+}
+
+/// The README's best DPO β in every setting.
+pub const DPO_BETA: f64 = 0.01;
+
+/// Knobs of a run that are not part of the paper's setting.
+#[derive(Clone, Debug)]
+pub struct PaperRunOptions {
+    pub method: Method,
+    /// Train on the first `max_pairs` pairs only (None = all).
+    pub max_pairs: Option<usize>,
+    /// Stop after this many optimiser steps (None = one full epoch per the config).
+    pub max_steps: Option<u64>,
+    /// Pairs per optimiser step (None = the paper's global batch, 128).
+    pub batch_size: Option<usize>,
+    /// Pairs per forward pass (None = the paper's per-device batch, 2).
+    pub micro_batch: Option<usize>,
+    /// Generate AlpacaEval-format outputs for the first `n` instructions of `instructions` (None = skip).
+    pub generate: Option<usize>,
+    /// JSON array of `{instruction, dataset?}` (the 805 AlpacaEval instructions by default).
+    pub instructions: Option<PathBuf>,
+    /// Rows per generation batch.
+    pub generate_batch: usize,
+    /// Checkpoint every this many steps (0 = only at the end).
+    pub checkpoint_every: u64,
+}
+
+impl Default for PaperRunOptions {
+    fn default() -> Self {
+        Self { method: Method::Simpo, max_pairs: None, max_steps: None, batch_size: None, micro_batch: None, generate: None, instructions: None, generate_batch: 8, checkpoint_every: 0 }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaperSummary {
+    pub setting: String,
+    pub method: Method,
+    pub model: String,
+    pub dataset: String,
+    pub pairs: usize,
+    pub steps: u64,
+    pub first_loss: f64,
+    pub final_loss: f64,
+    pub first_margin: f64,
+    pub final_margin: f64,
+    pub final_accuracy: f64,
+    /// Mean |y| (tokens carrying loss, before truncation) of chosen and rejected responses.
+    pub mean_chosen_tokens: f64,
+    pub mean_rejected_tokens: f64,
+    /// Where the Hugging Face-format weights went.
+    pub model_dir: PathBuf,
+    pub model_outputs: Option<PathBuf>,
+}
+
+/// A start model ready for training: weights, tokenizer with the setting's chat template.
+pub struct Loaded {
+    pub vs: VarStore,
+    pub model: Llama,
+    pub config: LlamaConfig,
+    pub tokenizer: Tokenizer,
+    pub source: Source,
+}
+
+fn refuse_unsupported(cfg: &PaperConfig) -> Result<()> {
+    if cfg.chat_template == "gemma" {
+        bail!(
+            "setting {:?}: Gemma-2 ({}) is not supported by the shared model core (it lacks logit soft-capping, \
+             alternating local/global attention and Gemma's scaled embeddings / extra norms); `--dry-run` plans it, \
+             training needs a Llama/Mistral/Qwen2-family checkpoint",
+            cfg.setting,
+            cfg.model
+        );
+    }
+    Ok(())
+}
+
+/// Load `cfg.model` (hub id or folder): config, tokenizer (checked against the embedding), weights
+/// in bf16 on CUDA when the config says so (f32 otherwise), and the chat template by name.
+pub fn load_model(cfg: &PaperConfig, device: Device) -> Result<Loaded> {
+    refuse_unsupported(cfg)?;
+    let source = hub::resolve(&cfg.model)?;
+    let config = LlamaConfig::from_file(source.file("config.json")?)?;
+    let mut tokenizer = Tokenizer::from_source(&source)?;
+    tokenizer.check_fits(&config)?;
+    let bos = tokenizer.bos_token.clone().unwrap_or_default();
+    let eos = tokenizer.eos_token.clone().unwrap_or_default();
+    tokenizer.chat = Some(ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?);
+    let mut vs = VarStore::new(device);
+    if device.is_cuda() && cfg.dtype == "bf16" {
+        vs.set_kind(Kind::BFloat16);
+    }
+    let model = Llama::new(&vs.root(), &config)?;
+    let files = source.weight_files()?;
+    shared::model::weights::load_into(&vs, &files, &[]).with_context(|| format!("loading the weights of {}", source.describe()))?;
+    Ok(Loaded { vs, model, config, tokenizer, source })
+}
+
+/// The preference pairs of `cfg.train_files` (hub dataset or local folder), in file order.
+pub fn load_dataset(cfg: &PaperConfig, max_pairs: Option<usize>) -> Result<Vec<PreferencePair>> {
+    let mut out = vec![];
+    for f in &cfg.train_files {
+        let path = hub::dataset_file(&cfg.dataset, f)?;
+        out.extend(load_pairs(&path)?);
+        if max_pairs.is_some_and(|m| out.len() >= m) {
+            break;
+        }
+    }
+    if let Some(m) = max_pairs {
+        out.truncate(m);
+    }
+    if out.is_empty() {
+        bail!("dataset {} ({:?}) holds no preference pairs", cfg.dataset, cfg.train_files);
+    }
+    Ok(out)
+}
+
+/// (prompt ids, response ids) of one answer, as the authors' pipeline tokenises it (module doc).
+/// For Mistral the authors swap in a template that renders the lone assistant message as
+/// `" {content} </s>"` (spec; issue #26); every other family renders it as in the full chat.
+pub fn encode_answer(tok: &Tokenizer, context: &[Message], answer: &str) -> Result<(Vec<i64>, Vec<i64>)> {
+    let template = tok.chat.as_ref().context("the tokenizer has no chat template")?;
+    let (mut prompt, mut response) = if template.family == Family::Mistral {
+        let p = template.render(context, false)?;
+        let r = format!(" {answer} {}", template.eos);
+        let full = tok.encode(&format!("{p}{r}"), false)?;
+        let alone = tok.encode(&p, false)?;
+        let cut = full.iter().zip(&alone).take_while(|(a, b)| a == b).count();
+        (full[..cut].to_vec(), full[cut..].to_vec())
+    } else {
+        tok.encode_pair(context, answer, ResponseSpan::WithHeader)?
+    };
+    if let Some(bos) = tok.bos_id() {
+        if prompt.first() != Some(&bos) {
+            prompt.insert(0, bos);
+        }
+    }
+    if let Some(eos) = tok.eos_id() {
+        if response.last() != Some(&eos) {
+            response.push(eos);
+        }
+    }
+    Ok((prompt, response))
+}
+
+/// Token ids of every pair; a pair whose two answers disagree on the prompt ids is an error.
+pub fn encode_pairs(tok: &Tokenizer, raw: &[PreferencePair]) -> Result<Vec<Pair>> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (prompt, chosen) = encode_answer(tok, &p.context, &p.chosen).with_context(|| format!("pair {i} ({}): chosen", p.prompt_id))?;
+            let (prompt2, rejected) = encode_answer(tok, &p.context, &p.rejected).with_context(|| format!("pair {i} ({}): rejected", p.prompt_id))?;
+            if prompt != prompt2 {
+                bail!("pair {i} ({}): the prompt tokenises differently before the two answers", p.prompt_id);
+            }
+            Ok(Pair { prompt, chosen, rejected })
+        })
+        .collect()
+}
+
+/// The trainer settings of a paper config (with the run's overrides).
+pub fn pairwise_config(cfg: &PaperConfig, opts: &PaperRunOptions) -> PairwiseConfig {
+    let batch_size = opts.batch_size.unwrap_or_else(|| cfg.global_batch());
+    PairwiseConfig {
+        batch_size,
+        micro_batch: opts.micro_batch.unwrap_or(cfg.train.per_device_batch).min(batch_size),
+        epochs: cfg.train.epochs,
+        max_length: cfg.train.max_length,
+        max_prompt_length: cfg.train.max_prompt_length,
+        schedule: Schedule::cosine(cfg.train.learning_rate, cfg.train.warmup_ratio),
+        // adamw_torch, weight decay 0, gradient clipping at HF's default 1.0.
+        optim: AdamWConfig::default(),
+        seed: cfg.train.seed,
+        checkpoint_every: opts.checkpoint_every,
+        keep_checkpoints: 1,
+        max_steps: opts.max_steps,
+    }
+}
+
+/// Train one paper-scale setting and write the Hugging Face-format model into `out_dir/model`.
+pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path, opts: &PaperRunOptions) -> Result<PaperSummary> {
+    cfg.validate()?;
+    refuse_unsupported(cfg)?;
+    shared::device::seed_torch(cfg.train.seed);
+    let mut loaded = load_model(cfg, device)?;
+    let raw = load_dataset(cfg, opts.max_pairs)?;
+    let pairs = encode_pairs(&loaded.tokenizer, &raw)?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    shared::io::write_json(&out_dir.join("paper_config.json"), cfg)?;
+    let pcfg = pairwise_config(cfg, opts);
+
+    let objective: Box<dyn PairObjective> = match opts.method {
+        Method::Simpo => Box::new(Simpo(cfg.simpo.clone())),
+        Method::Dpo => Box::new(Dpo::new(DPO_BETA)),
+    };
+    // DPO's reference is the start model: its log-probs are computed once, before any update.
+    let reference = if objective.needs_reference() {
+        let truncated: Vec<Pair> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| pairwise::truncate(p, i, pcfg.max_length, pcfg.max_prompt_length))
+            .collect::<shared::Result<_>>()?;
+        let tok_id = format!("{}|{}", loaded.source.describe(), cfg.chat_template);
+        Some(pairwise::reference_logps(&loaded.model, &loaded.vs, &truncated, pcfg.micro_batch, objective.needs_kl_sample(), &tok_id, &out_dir.join("ref-cache"))?)
+    } else {
+        None
+    };
+    let train_dir = out_dir.join("train");
+    let summary = pairwise::train(&loaded.model, &mut loaded.vs, objective.as_ref(), &pairs, reference.as_ref(), &pcfg, &train_dir)?;
+    let (first, last) = first_and_last_metrics(&train_dir.join("metrics.csv"))?;
+
+    let model_dir = out_dir.join("model");
+    save_hf(&loaded, &model_dir)?;
+    let model_outputs = match opts.generate {
+        Some(n) => {
+            let path = opts.instructions.clone().map(Ok).unwrap_or_else(default_instructions)?;
+            Some(write_model_outputs(&loaded, cfg, &path, n, opts.generate_batch, &format!("{}-{:?}", cfg.setting, opts.method), out_dir)?)
+        }
+        None => None,
+    };
+    let mean = |f: &dyn Fn(&Pair) -> usize| pairs.iter().map(|p| f(p) as f64).sum::<f64>() / pairs.len() as f64;
+    let out = PaperSummary {
+        setting: cfg.setting.clone(),
+        method: opts.method,
+        model: cfg.model.clone(),
+        dataset: cfg.dataset.clone(),
+        pairs: pairs.len(),
+        steps: summary.steps,
+        first_loss: first.0,
+        final_loss: last.0,
+        first_margin: first.1,
+        final_margin: last.1,
+        final_accuracy: summary.final_accuracy,
+        mean_chosen_tokens: mean(&|p| p.chosen.len()),
+        mean_rejected_tokens: mean(&|p| p.rejected.len()),
+        model_dir,
+        model_outputs,
+    };
+    shared::io::write_json(&out_dir.join("summary.json"), &out)?;
+    Ok(out)
+}
+
+/// (loss, margin) of the first and last logged steps of a trainer's `metrics.csv`.
+fn first_and_last_metrics(path: &Path) -> Result<((f64, f64), (f64, f64))> {
+    let mut rd = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let h = rd.headers()?.clone();
+    let col = |name: &str| h.iter().position(|c| c == name).with_context(|| format!("{}: no column {name}", path.display()));
+    let (li, mi) = (col("loss")?, col("margin")?);
+    let rows: Vec<(f64, f64)> = rd
+        .records()
+        .map(|r| {
+            let r = r?;
+            let num = |i: usize| r.get(i).unwrap_or("").parse::<f64>().with_context(|| format!("{}: bad number", path.display()));
+            Ok((num(li)?, num(mi)?))
+        })
+        .collect::<Result<_>>()?;
+    match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) => Ok((*a, *b)),
+        _ => bail!("{}: no steps were logged", path.display()),
+    }
+}
+
+/// Files copied beside the weights so the folder loads with `from_pretrained`.
+const SIDE_FILES: [&str; 6] = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"];
+
+/// The trained weights as `model.safetensors` (HF names) + config and tokenizer files.
+pub fn save_hf(loaded: &Loaded, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    shared::model::weights::save(&loaded.vs, &dir.join("model.safetensors"))?;
+    for name in SIDE_FILES {
+        if let Some(src) = loaded.source.optional_file(name)? {
+            let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            shared::io::write_atomic(&dir.join(name), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// The 805 AlpacaEval instructions in the fetched data (`example/outputs.json` upstream).
+pub fn default_instructions() -> Result<PathBuf> {
+    let root = shared::io::data_root().context("no data folder: set REPRO_DATA or run `cargo xtask fetch`")?;
+    let p = root.join("cheating/data/outputs_official.json");
+    shared::io::resolve_maybe_gz(&p).with_context(|| format!("{} (or .gz) is missing: run `cargo xtask fetch`", p.display()))
+}
+
+/// The generation prompt of one AlpacaEval instruction, as the SimPO eval configs format it
+/// (Zephyr: an empty system turn first, issue #82), with exactly one BOS.
+fn eval_prompt(tok: &Tokenizer, instruction: &str) -> Result<Vec<i64>> {
+    let family = tok.chat.as_ref().map(|c| c.family);
+    let msgs = if family == Some(Family::Zephyr) { vec![Message::system(""), Message::user(instruction)] } else { vec![Message::user(instruction)] };
+    let mut ids = tok.encode_chat(&msgs, true)?;
+    if let Some(bos) = tok.bos_id() {
+        if ids.first() != Some(&bos) {
+            ids.insert(0, bos);
+        }
+    }
+    Ok(ids)
+}
+
+#[derive(Deserialize)]
+struct Instruction {
+    instruction: String,
+    #[serde(default)]
+    dataset: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ModelOutput<'a> {
+    instruction: &'a str,
+    output: String,
+    generator: &'a str,
+    dataset: Option<&'a str>,
+}
+
+/// Generate with the setting's `[eval]` decoding and write `out_dir/model_outputs.json` in the
+/// AlpacaEval format (`alpaca_eval --model_outputs` reads it).
+pub fn write_model_outputs(loaded: &Loaded, cfg: &PaperConfig, instructions: &Path, n: usize, batch: usize, generator: &str, out_dir: &Path) -> Result<PathBuf> {
+    let all: Vec<Instruction> = shared::io::read_json(instructions)?;
+    let take = &all[..n.min(all.len())];
+    let tok = &loaded.tokenizer;
+    let gcfg = GenerateConfig {
+        max_new_tokens: cfg.eval.max_new_tokens,
+        temperature: cfg.eval.temperature,
+        top_p: cfg.eval.top_p,
+        stop_tokens: tok.stop_tokens(),
+        seed: cfg.train.seed,
+    };
+    let mut outputs = vec![];
+    tch::no_grad(|| -> Result<()> {
+        for chunk in take.chunks(batch.max(1)) {
+            let prompts = chunk.iter().map(|i| eval_prompt(tok, &i.instruction)).collect::<Result<Vec<_>>>()?;
+            for (inst, ids) in chunk.iter().zip(generate(&loaded.model, &prompts, tok.pad_id(), &gcfg)?) {
+                let text = tok.decode(&ids, true)?.trim().to_string();
+                outputs.push(ModelOutput { instruction: &inst.instruction, output: text, generator, dataset: inst.dataset.as_deref() });
+            }
+        }
+        Ok(())
+    })?;
+    let path = out_dir.join("model_outputs.json");
+    shared::io::write_json(&path, &outputs)?;
+    Ok(path)
+}
+
+/// Assumptions of the dry-run estimates, printed with the table.
+pub struct PlanAssumptions {
+    pub pairs: u64,
+    pub mean_tokens: f64,
+    pub mfu: f64,
+    pub peak_tflops: f64,
+}
+
+impl Default for PlanAssumptions {
+    fn default() -> Self {
+        // ~60k UltraFeedback prompts; ~500 tokens per prompt+response sequence; 40% MFU of an
+        // H100 SXM's 989 dense bf16 TFLOP/s.
+        Self { pairs: 60_000, mean_tokens: 500.0, mfu: 0.4, peak_tflops: 989.0 }
+    }
+}
+
+/// The model's shape: the paper's start models are known; a local folder's `config.json` is read.
+fn shape_of(model: &str) -> Option<ModelShape> {
+    let local = Path::new(model).join("config.json");
+    if local.exists() {
+        return LlamaConfig::from_file(&local).ok().map(|c| ModelShape::from_config(&c));
+    }
+    ModelShape::known(model)
+}
+
+/// The plan of every setting: one row each, every assumption stated.
+pub fn dry_run(settings: &[(String, PaperConfig)]) -> Result<String> {
+    dry_run_with(settings, &PlanAssumptions::default())
+}
+
+pub fn dry_run_with(settings: &[(String, PaperConfig)], a: &PlanAssumptions) -> Result<String> {
+    const H100: f64 = 80e9 / (1u64 << 30) as f64; // 80 GB = 74.5 GiB
+    const H200: f64 = 141e9 / (1u64 << 30) as f64; // 141 GB = 131.3 GiB
+    let mut s = String::new();
+    writeln!(s, "SimPO at paper scale: plan (nothing is loaded or trained)")?;
+    writeln!(s)?;
+    writeln!(s, "| setting | start model | dataset | β | γ/β | lr | batch | params | GiB/GPU SimPO 4×ZeRO-3 | GiB/GPU DPO 4×ZeRO-3 | GiB SimPO 1 GPU | GiB DPO 1 GPU | h SimPO 4×H100 | h DPO 4×H100 | 1×H100 80GB | 1×H200 141GB | runs here |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    for (name, c) in settings {
+        let runs = if c.chat_template == "gemma" { "no: Gemma-2 not in the model core" } else { "yes" };
+        let Some(shape) = shape_of(&c.model) else {
+            writeln!(s, "| {name} | {} | {} | {} | {} | {:.0e} | {} | ? | shape unknown: give a local folder with config.json | | | | | | | | {runs} |", c.model, c.dataset, c.simpo.beta, c.simpo.gamma_beta_ratio, c.train.learning_rate, c.global_batch())?;
+            continue;
+        };
+        let rows = 2 * c.train.per_device_batch as u64; // chosen + rejected in one forward
+        let act = plan::activation_gib(&shape, rows, c.train.max_length as u64);
+        let simpo4 = plan::estimate(&shape, a.pairs, a.mean_tokens, c.gpus, false, a.mfu, a.peak_tflops);
+        let dpo4 = plan::estimate(&shape, a.pairs, a.mean_tokens, c.gpus, true, a.mfu, a.peak_tflops);
+        let simpo1 = plan::estimate(&shape, a.pairs, a.mean_tokens, 1, false, a.mfu, a.peak_tflops);
+        let dpo1 = plan::estimate(&shape, a.pairs, a.mean_tokens, 1, true, a.mfu, a.peak_tflops);
+        let (m_s1, m_d1) = (simpo1.gpu_mem_gib_per_gpu + act, dpo1.gpu_mem_gib_per_gpu + act);
+        // This project's trainer on one GPU (bf16 weights + grads, fp32 moments; DPO caches reference log-probs, no second model).
+        let ours = shape.params() as f64 * plan::OURS_BF16_BYTES_PER_PARAM / (1u64 << 30) as f64 + act;
+        let fits = |cap: f64| {
+            format!(
+                "paper recipe: SimPO {} / DPO {}; ours: {}",
+                if m_s1 <= cap { "fits" } else { "no" },
+                if m_d1 <= cap { "fits" } else { "no" },
+                if ours <= cap { format!("fits ({ours:.0} GiB)") } else { format!("no ({ours:.0} GiB)") }
+            )
+        };
+        writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {:.0e} | {} | {:.2} B | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} | {runs} |",
+            c.model,
+            c.dataset,
+            c.simpo.beta,
+            c.simpo.gamma_beta_ratio,
+            c.train.learning_rate,
+            c.global_batch(),
+            shape.params() as f64 / 1e9,
+            simpo4.gpu_mem_gib_per_gpu + act,
+            dpo4.gpu_mem_gib_per_gpu + act,
+            m_s1,
+            m_d1,
+            simpo4.hours,
+            dpo4.hours,
+            fits(H100),
+            fits(H200),
+        )?;
+    }
+    writeln!(s)?;
+    writeln!(s, "Assumptions (estimates are arithmetic, not measurements):")?;
+    writeln!(s, "- one epoch of {} pairs, {} tokens per sequence on average (prompt + response; chosen and rejected both run);", a.pairs, a.mean_tokens)?;
+    writeln!(s, "- training FLOPs = 6·N·tokens for the policy, + 2·N·tokens for DPO's reference forward pass (the paper's recipe runs the reference online); gradient checkpointing's recomputation (+2·N·tokens, hours ×4/3) and padding are not included;")?;
+    writeln!(s, "- {:.0}% model-FLOP utilisation of an H100 SXM's {:.0} dense bf16 TFLOP/s per GPU (hours are for 4 GPUs, the paper's count);", a.mfu * 100.0, a.peak_tflops)?;
+    writeln!(s, "- memory, the paper's recipe: 16 bytes/parameter (bf16 weights + grads, fp32 master weights + two Adam moments), sharded over the GPUs by ZeRO-3, + 2 bytes/parameter for DPO's bf16 reference copy;")?;
+    writeln!(s, "- plus activations with gradient checkpointing for one micro-batch (per-device batch × 2 rows × max_length tokens): bf16 layer inputs, one layer's working set, fp32 logits and log-softmax (flash attention assumed); no allocator fragmentation or CUDA context (add a few GiB);")?;
+    writeln!(s, "- \"ours\": this project's trainer on one GPU keeps bf16 weights and gradients and fp32 Adam moments (12 bytes/parameter, no fp32 master copy, no ZeRO/offload); DPO uses cached reference log-probs, so it needs no second model.")?;
+    writeln!(s, "- GPU capacity: 80 GB = {H100:.1} GiB (H100), 141 GB = {H200:.1} GiB (H200).")?;
+    writeln!(s)?;
+    writeln!(s, "Caveat: bf16 keeps 8 significant bits, so an AdamW step of ≈ lr = 1e-6 is below half an ulp of any bf16 weight with |w| > 2.6e-4 (typical weights are ~1e-2) and rounds away: without fp32 master weights most updates at the paper's learning rates are lost. Paper-faithful training needs f32 weights (16 B/param, i.e. multi-GPU sharding, which this project does not implement) or a master-weight / stochastic-rounding optimiser.")?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_plans_all_six_settings_and_states_assumptions() {
+        let settings = crate::config::paper_settings().unwrap();
+        let s = dry_run(&settings).unwrap();
+        eprintln!("{s}");
+        for (name, _) in &settings {
+            assert!(s.contains(&format!("| {name} |")), "{name} missing:\n{s}");
+        }
+        assert!(s.contains("8.03 B") && s.contains("7.24 B"), "{s}");
+        assert!(s.contains("Gemma-2 not in the model core"));
+        assert!(s.contains("MFU") || s.contains("model-FLOP utilisation"));
+        // An 8B model's full training state (16 B/param = 120 GiB) cannot fit one 80 GB H100.
+        let l3 = s.lines().find(|l| l.starts_with("| llama3-instruct |")).unwrap();
+        assert!(l3.contains("paper recipe: SimPO no / DPO no; ours: no"), "{l3}");
+    }
+
+    #[test]
+    fn gemma_is_refused_with_a_clear_error() {
+        let settings = crate::config::paper_settings().unwrap();
+        let g = &settings.iter().find(|(n, _)| n == "gemma2-9b-it").unwrap().1;
+        let e = run(g, Device::Cpu, Path::new("/nonexistent/out"), &PaperRunOptions::default()).err().unwrap().to_string();
+        assert!(e.contains("Gemma-2") && e.contains("not supported") && e.contains("dry-run"), "{e}");
+    }
+}

@@ -1,0 +1,132 @@
+//! The paper-scale code path end to end on a tiny Hugging Face-format checkpoint
+//! (`shared/fixtures/tiny-llama`) and the tiny UltraFeedback parquet: token ids as the spec's
+//! "What is counted in |y|" says, a few SimPO and DPO steps on CPU, the HF-format output reloaded,
+//! and AlpacaEval-format outputs written.
+
+use shared::model::{Llama, LlamaConfig};
+use shared::tokenize::chat::{ChatTemplate, Message};
+use shared::tokenize::Tokenizer;
+use simpo::config::{config_dir, PaperConfig};
+use simpo::paper::{self, Method, PaperRunOptions};
+use std::path::{Path, PathBuf};
+use tch::{nn::VarStore, Device};
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tiny_config() -> PaperConfig {
+    let mut cfg = PaperConfig::load(&config_dir().join("test/tiny-llama.toml")).unwrap();
+    cfg.model = crate_dir().join(&cfg.model).to_string_lossy().into_owned();
+    cfg.dataset = crate_dir().join(&cfg.dataset).to_string_lossy().into_owned();
+    cfg
+}
+
+#[test]
+fn response_span_holds_the_assistant_header_and_end_of_turn() {
+    let cfg = tiny_config();
+    let loaded = paper::load_model(&cfg, Device::Cpu).unwrap();
+    let tok = &loaded.tokenizer;
+    let raw = paper::load_dataset(&cfg, None).unwrap();
+    let pairs = paper::encode_pairs(tok, &raw).unwrap();
+    assert_eq!(pairs.len(), raw.len());
+    let eot = tok.token_id("<|eot_id|>").unwrap();
+    let bos = tok.bos_id().unwrap();
+    for (p, r) in pairs.iter().zip(&raw) {
+        // Prompt: the template over the context, no generation prompt, exactly one BOS.
+        let q = &r.context[0].content;
+        let prompt_text = format!("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{}<|eot_id|>", q.trim());
+        assert_eq!(p.prompt, tok.encode(&prompt_text, false).unwrap());
+        assert_eq!(p.prompt.iter().filter(|&&i| i == bos).count(), 1);
+        // Response: header + content + <|eot_id|> (= EOS here, so nothing is appended).
+        for (ids, text) in [(&p.chosen, &r.chosen), (&p.rejected, &r.rejected)] {
+            let header = tok.encode("<|start_header_id|>assistant<|end_header_id|>\n\n", false).unwrap();
+            let content = tok.encode(text.trim(), false).unwrap();
+            assert_eq!(&ids[..header.len()], &header[..], "the response span starts with the assistant header");
+            assert_eq!(*ids.last().unwrap(), eot, "the response span ends with the end-of-turn token");
+            assert_eq!(ids.len(), header.len() + content.len() + 1, "|y| = header + content + end-of-turn");
+        }
+        // Prompt + response is exactly the whole rendered chat.
+        let mut all = r.context.clone();
+        all.push(Message::assistant(r.chosen.clone()));
+        assert_eq!([p.prompt.clone(), p.chosen.clone()].concat(), tok.encode_chat(&all, false).unwrap());
+    }
+}
+
+#[test]
+fn mistral_answers_follow_the_authors_template_and_get_one_eos() {
+    let dir = crate_dir().join("../../shared/fixtures/tiny-mistral");
+    let mut tok = Tokenizer::from_files(&dir.join("tokenizer.json"), Some(&dir.join("tokenizer_config.json")), None).unwrap();
+    tok.chat = Some(ChatTemplate::from_name("mistral", "<s>", "</s>").unwrap());
+    let (p, r) = paper::encode_answer(&tok, &[Message::user("Hi there")], "Hello you").unwrap();
+    assert_eq!(p, tok.encode("<s>[INST] Hi there [/INST]", false).unwrap());
+    let eos = tok.eos_id().unwrap();
+    assert_eq!(r.iter().filter(|&&i| i == eos).count(), 1);
+    assert_eq!([p, r].concat(), tok.encode("<s>[INST] Hi there [/INST] Hello you </s>", false).unwrap());
+}
+
+fn read_metrics(path: &Path) -> Vec<(f64, f64)> {
+    let mut rd = csv::Reader::from_path(path).unwrap();
+    let h = rd.headers().unwrap().clone();
+    let (l, m) = (h.iter().position(|c| c == "loss").unwrap(), h.iter().position(|c| c == "margin").unwrap());
+    rd.records().map(|r| r.unwrap()).map(|r| (r[l].parse().unwrap(), r[m].parse().unwrap())).collect()
+}
+
+#[test]
+fn simpo_trains_saves_hf_weights_that_reload_and_writes_model_outputs() {
+    let cfg = tiny_config();
+    let out = tempfile::tempdir().unwrap();
+    let instructions = out.path().join("instructions.json");
+    std::fs::write(&instructions, r#"[{"instruction": "What is two plus two?", "dataset": "tiny"}, {"instruction": "Name a colour.", "dataset": "tiny"}, {"instruction": "unused"}]"#).unwrap();
+    let opts = PaperRunOptions { generate: Some(2), instructions: Some(instructions), max_steps: Some(6), ..Default::default() };
+    let s = paper::run(&cfg, Device::Cpu, out.path(), &opts).unwrap();
+    assert_eq!((s.steps, s.pairs), (6, 4));
+    let m = read_metrics(&out.path().join("train/metrics.csv"));
+    assert_eq!(m.len(), 6);
+    assert!(s.final_loss < s.first_loss && s.final_margin > s.first_margin, "loss {} → {}, margin {} → {}", s.first_loss, s.final_loss, s.first_margin, s.final_margin);
+
+    // The HF folder: weights under HF names, config and tokenizer files; it reloads.
+    let dir = &s.model_dir;
+    for f in ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let c = LlamaConfig::from_file(dir.join("config.json")).unwrap();
+    let vs = VarStore::new(Device::Cpu);
+    let _m = Llama::new(&vs.root(), &c).unwrap();
+    shared::model::weights::load_into(&vs, &[dir.join("model.safetensors")], &[]).unwrap();
+    let start = VarStore::new(Device::Cpu);
+    let _m0 = Llama::new(&start.root(), &c).unwrap();
+    shared::model::weights::load_into(&start, &[PathBuf::from(&cfg.model).join("model.safetensors")], &[]).unwrap();
+    let name = "model.layers.0.mlp.up_proj.weight";
+    assert!(!vs.variables()[name].allclose(&start.variables()[name], 0.0, 0.0, false), "training changed nothing");
+    Tokenizer::from_files(&dir.join("tokenizer.json"), Some(&dir.join("tokenizer_config.json")), None).unwrap();
+
+    // AlpacaEval-format outputs for the first two instructions.
+    let outputs: Vec<serde_json::Value> = shared::io::read_json(s.model_outputs.as_ref().unwrap()).unwrap();
+    assert_eq!(outputs.len(), 2);
+    assert_eq!(outputs[1]["instruction"], "Name a colour.");
+    assert!(outputs[0]["output"].is_string() && outputs[0]["generator"].as_str().unwrap().contains("tiny-llama"));
+    let summary: serde_json::Value = shared::io::read_json(&out.path().join("summary.json")).unwrap();
+    assert_eq!(summary["steps"], 6);
+}
+
+#[test]
+fn dpo_runs_through_the_same_path_with_cached_reference_logps() {
+    let cfg = tiny_config();
+    let out = tempfile::tempdir().unwrap();
+    let opts = PaperRunOptions { method: Method::Dpo, max_steps: Some(2), max_pairs: Some(2), batch_size: Some(2), ..Default::default() };
+    let s = paper::run(&cfg, Device::Cpu, out.path(), &opts).unwrap();
+    assert_eq!((s.steps, s.pairs, s.method), (2, 2, Method::Dpo));
+    // At step 1 the policy equals the reference: DPO's loss is log 2 and its margin 0.
+    assert!((s.first_loss - std::f64::consts::LN_2).abs() < 1e-4 && s.first_margin.abs() < 1e-4, "{s:?}");
+    let cached = std::fs::read_dir(out.path().join("ref-cache")).unwrap().count();
+    assert_eq!(cached, 1);
+}
+
+#[test]
+fn a_missing_dataset_file_is_named() {
+    let mut cfg = tiny_config();
+    cfg.train_files = vec!["data/nope.parquet".into()];
+    let e = format!("{:#}", paper::load_dataset(&cfg, None).unwrap_err());
+    assert!(e.contains("data/nope.parquet") && e.contains("missing"), "{e}");
+}

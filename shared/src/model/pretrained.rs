@@ -1,0 +1,88 @@
+//! Loading a model folder or hub id in one call: config, tokenizer (checked against the
+//! embedding), and weights into a fresh `VarStore`. f32 on CPU, bf16 on CUDA unless told otherwise.
+
+use super::config::LlamaConfig;
+use super::llama::Llama;
+use super::reward::RewardModel;
+use super::weights::{load_into, LoadReport};
+use crate::error::Result;
+use crate::hub::{self, Source};
+use crate::tokenize::Tokenizer;
+use tch::{nn::VarStore, Device, Kind};
+
+/// The default dtype for a device: f32 on CPU, bf16 on CUDA.
+pub fn default_kind(device: Device) -> Kind {
+    if device.is_cuda() {
+        Kind::BFloat16
+    } else {
+        Kind::Float
+    }
+}
+
+/// Config and tokenizer of a source, checked against each other.
+pub fn load_config_and_tokenizer(src: &Source) -> Result<(LlamaConfig, Tokenizer)> {
+    let cfg = LlamaConfig::from_file(src.file("config.json")?)?;
+    let tok = Tokenizer::from_source(src)?;
+    tok.check_fits(&cfg)?;
+    Ok((cfg, tok))
+}
+
+fn fresh_store(device: Device, kind: Kind) -> VarStore {
+    let mut vs = VarStore::new(device);
+    if kind != Kind::Float {
+        vs.set_kind(kind);
+    }
+    vs
+}
+
+/// A causal language model with its tokenizer.
+#[derive(Debug)]
+pub struct Pretrained {
+    pub vs: VarStore,
+    pub model: Llama,
+    pub tokenizer: Tokenizer,
+    pub source: Source,
+    pub report: LoadReport,
+}
+
+impl Pretrained {
+    /// Load `spec` (a folder or `owner/name[@revision]`) onto `device` in its default dtype.
+    pub fn load(spec: &str, device: Device) -> Result<Self> {
+        Self::load_from(&hub::resolve(spec)?, device, default_kind(device))
+    }
+
+    pub fn load_from(src: &Source, device: Device, kind: Kind) -> Result<Self> {
+        let (cfg, tokenizer) = load_config_and_tokenizer(src)?;
+        let files = src.weight_files()?;
+        let vs = fresh_store(device, kind);
+        let model = Llama::new(&vs.root(), &cfg)?;
+        let report = load_into(&vs, &files, &[])?;
+        Ok(Self { vs, model, tokenizer, source: src.clone(), report })
+    }
+}
+
+/// A scalar reward model with its tokenizer. From a causal-LM checkpoint the score head starts
+/// fresh (reported in `report.left_initialised`); from a reward checkpoint it is loaded.
+#[derive(Debug)]
+pub struct PretrainedReward {
+    pub vs: VarStore,
+    pub model: RewardModel,
+    pub tokenizer: Tokenizer,
+    pub source: Source,
+    pub report: LoadReport,
+}
+
+impl PretrainedReward {
+    pub fn load(spec: &str, device: Device) -> Result<Self> {
+        Self::load_from(&hub::resolve(spec)?, device, default_kind(device))
+    }
+
+    pub fn load_from(src: &Source, device: Device, kind: Kind) -> Result<Self> {
+        let (cfg, tokenizer) = load_config_and_tokenizer(src)?;
+        let files = src.weight_files()?;
+        let vs = fresh_store(device, kind);
+        let model = RewardModel::new(&vs.root(), &cfg)?;
+        let report = load_into(&vs, &files, &["score.weight"])?;
+        Ok(Self { vs, model, tokenizer, source: src.clone(), report })
+    }
+}

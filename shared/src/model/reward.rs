@@ -1,0 +1,76 @@
+//! The scalar reward model (`LlamaForSequenceClassification` with one label): the transformer's
+//! final hidden state at each sequence's last real token, projected to a score by `score.weight`.
+//! Trained with the Bradley–Terry loss (in `objectives`), used to label preference pairs.
+
+use super::config::LlamaConfig;
+use super::llama::Llama;
+use crate::error::Result;
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+/// A transformer backbone with a linear scalar head (`score.weight`, shape `[1, hidden]`, no bias).
+#[derive(Debug)]
+pub struct RewardModel {
+    base: Llama,
+    score: nn::Linear,
+}
+
+impl RewardModel {
+    /// Variables `model.*` and `score.weight` under the root path `p` (HF names).
+    pub fn new(p: &nn::Path, cfg: &LlamaConfig) -> Result<Self> {
+        let base = Llama::backbone(p, cfg)?;
+        let init = nn::LinearConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: 0.02 }, bs_init: None, bias: false };
+        let score = nn::linear(p / "score", cfg.hidden_size as i64, 1, init);
+        Ok(Self { base, score })
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        self.base.config()
+    }
+
+    pub fn backbone(&self) -> &Llama {
+        &self.base
+    }
+
+    /// Rewards `[B]` (f32): the score of the last token whose mask is 1 (works for left or right padding).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Tensor {
+        let dev = self.base.device();
+        let mask = attention_mask.to_device(dev).ne(0).to_kind(Kind::Int64);
+        let h = self.base.hidden_states(input_ids, &mask);
+        let t = mask.size()[1];
+        let last = (Tensor::arange(t, (Kind::Int64, dev)).unsqueeze(0) * &mask).argmax(-1, false);
+        let hd = h.size()[2];
+        let idx = last.view([-1, 1, 1]).expand([-1, 1, hd], false);
+        self.score.forward(&h.gather(1, &idx, false)).view([-1]).to_kind(Kind::Float)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn reward_is_read_at_the_last_real_token_whatever_the_padding() {
+        let cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
+            "model_type": "llama", "vocab_size": 30, "hidden_size": 16, "intermediate_size": 32,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "rms_norm_eps": 1e-6, "max_position_embeddings": 32
+        }))
+        .unwrap();
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let rm = RewardModel::new(&vs.root(), &cfg).unwrap();
+        let names = vs.variables();
+        assert!(names.contains_key("score.weight") && !names.contains_key("lm_head.weight"));
+        let alone = rm.forward(&Tensor::from_slice(&[4i64, 5, 6]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu)));
+        let ids = Tensor::from_slice(&[4i64, 5, 6, 0, 0, 4, 5, 6]).view([2, 4]);
+        let mask = Tensor::from_slice(&[1i64, 1, 1, 0, 0, 1, 1, 1]).view([2, 4]);
+        let r = rm.forward(&ids, &mask);
+        assert_eq!(r.size(), vec![2]);
+        let a = alone.double_value(&[0]);
+        assert!((r.double_value(&[0]) - a).abs() < 1e-5 && (r.double_value(&[1]) - a).abs() < 1e-5);
+        // A different last token changes the reward.
+        let other = rm.forward(&Tensor::from_slice(&[4i64, 5, 7]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu)));
+        assert!((other.double_value(&[0]) - a).abs() > 1e-7);
+    }
+}
