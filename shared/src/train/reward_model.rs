@@ -3,44 +3,35 @@
 //! state at the final (non-padding) token of `prompt + response`, as HF's
 //! `AutoModelForSequenceClassification` (TRL `RewardTrainer`) scores it. Held-out pair accuracy
 //! (`r_w > r_l`) is reported after every epoch and written to the metric log.
-//!
-//! The head lives here (minimal, `score.weight` as HF names it) until `shared::model` grows one.
 
 use super::metrics::MetricLog;
 use super::optim::{micro_batch_loss, AdamW, AdamWConfig};
 use super::pairwise::{truncate, Pair};
 use super::schedule::Schedule;
 use crate::error::{Error, Result};
-use crate::model::{Llama, TokenBatch};
+use crate::model::TokenBatch;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::{nn, nn::Module, Kind, Tensor};
+use tch::{nn, Kind, Tensor};
 
-/// A transformer with a scalar reward head.
+/// The reward model being trained: [`crate::model::reward::RewardModel`] (HF names, reward at
+/// the last real token), with the batching this trainer needs.
 pub struct RewardModel {
-    pub llama: Llama,
-    pub head: nn::Linear,
+    pub model: crate::model::reward::RewardModel,
 }
 
 impl RewardModel {
-    /// Adds the head (`score`, no bias) under `p`; the transformer is built by the caller.
-    pub fn new(p: &nn::Path, llama: Llama) -> Self {
-        let h = llama.config().hidden_size as i64;
-        let head = nn::linear(p / "score", h, 1, nn::LinearConfig { bias: false, ..Default::default() });
-        RewardModel { llama, head }
+    /// The transformer (`model.*`) and the head (`score.weight`) under `p`.
+    pub fn new(p: &nn::Path, cfg: &crate::model::LlamaConfig) -> Result<Self> {
+        Ok(RewardModel { model: crate::model::reward::RewardModel::new(p, cfg)? })
     }
 
     /// Rewards `[B]` of right-padded `(prompt, response)` rows.
     pub fn score(&self, seqs: &[(Vec<i64>, Vec<i64>)]) -> Tensor {
-        let dev = self.llama.device();
-        let batch = TokenBatch::from_pairs(seqs, 0, dev);
-        let hidden = self.llama.hidden_states(&batch.input_ids, &batch.attention_mask); // [B,T,H]
-        let last = (batch.attention_mask.sum_dim_intlist(1, false, Kind::Int64) - 1).view([-1, 1, 1]);
-        let h = hidden.size()[2];
-        let at = hidden.gather(1, &last.expand([-1, 1, h], false), false).squeeze_dim(1);
-        self.head.forward(&at).squeeze_dim(-1).to_kind(Kind::Float)
+        let batch = TokenBatch::from_pairs(seqs, 0, self.model.backbone().device());
+        self.model.forward(&batch.input_ids, &batch.attention_mask)
     }
 
     /// `(r_w, r_l)` of pairs, chosen and rejected rows in one forward.
@@ -159,8 +150,7 @@ mod tests {
         .unwrap();
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
-        let llama = Llama::new(&vs.root(), &cfg).unwrap();
-        let rm = RewardModel::new(&vs.root(), llama);
+        let rm = RewardModel::new(&vs.root(), &cfg).unwrap();
         // The judged rule: responses ending in token 7 beat responses ending in token 8.
         let mk = |i: i64| Pair { prompt: vec![1, 2 + i % 5], chosen: vec![10 + i % 9, 7], rejected: vec![10 + (i + 3) % 9, 8] };
         let train_pairs: Vec<Pair> = (0..24).map(mk).collect();
