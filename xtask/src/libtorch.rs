@@ -55,7 +55,10 @@ pub fn ensure(root: &Path) -> Result<Libtorch> {
         let dir = PathBuf::from(dir);
         check_libtorch_dir(&dir)?;
         let abi = std::env::var("LIBTORCH_CXX11_ABI").map(|v| v != "0").unwrap_or(true);
-        return Ok(Libtorch { dir, cxx11_abi: abi, python: None });
+        // Python reference scripts still need an interpreter with torch: REPRO_PYTHON, else .venv.
+        let venv_python = root.join(".venv/bin/python");
+        let python = std::env::var_os("REPRO_PYTHON").map(PathBuf::from).or_else(|| venv_python.exists().then_some(venv_python));
+        return Ok(Libtorch { dir, cxx11_abi: abi, python });
     }
     let venv_python = root.join(".venv/bin/python");
     if venv_python.exists() {

@@ -140,7 +140,13 @@ fn run(cli: Cli) -> Result<()> {
             cmd.env("REPRO_DATA", root.join("datasets/.cache"));
             status(cmd, "cargo test")
         }
-        Cmd::Bench { filter } => bench::run(&root, filter.as_deref()),
+        Cmd::Bench { filter } => {
+            // The evaluation benches (and their Python references) read the pinned data.
+            for name in all_datasets(&root)? {
+                fetch_one(&root, &name, None)?;
+            }
+            bench::run(&root, filter.as_deref())
+        }
         Cmd::World { seed, extra } => {
             let lt = libtorch::ensure(&root)?;
             let mut cmd = cargo(&root, &lt);

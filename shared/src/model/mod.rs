@@ -7,6 +7,7 @@
 //! - [`generate`]: batched sampling / greedy decoding with a KV cache ([`generate()`]).
 //! - [`reward`]: the scalar reward model ([`RewardModel`]) for Bradley–Terry training.
 //! - [`weights`]: safetensors (single or sharded) into a `VarStore` by name, and saving.
+//! - [`tiny`]: tiny configs and seeded weights for tests and benchmarks.
 //! - [`pretrained`]: a folder or hub id to model + tokenizer in one call ([`Pretrained`]).
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod llama;
 pub mod pretrained;
 pub mod reward;
 pub mod score;
+pub mod tiny;
 pub mod weights;
 
 pub use config::{LlamaConfig, RopeScaling, TokenIds};

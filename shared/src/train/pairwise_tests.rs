@@ -1,31 +1,10 @@
 //! Tests of the pairwise trainer on a tiny Llama.
 
 use super::*;
-use crate::model::LlamaConfig;
 use crate::objectives::{dpo::Dpo, kto::Kto, ObjectiveConfig};
-use tch::{nn, Device};
 
 fn tiny(seed: i64) -> (VarStore, Llama) {
-    let cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
-        "model_type": "llama", "vocab_size": 40, "hidden_size": 16, "intermediate_size": 32,
-        "num_hidden_layers": 1, "num_attention_heads": 2, "rms_norm_eps": 1e-6, "max_position_embeddings": 64
-    }))
-    .unwrap();
-    let vs = nn::VarStore::new(Device::Cpu);
-    let m = Llama::new(&vs.root(), &cfg).unwrap();
-    // Initialise from a seeded Rust RNG, not libtorch's global generator: tests run in parallel
-    // threads, and another test drawing from the global generator would change the weights.
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed as u64);
-    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    tch::no_grad(|| {
-        for (_, mut v) in vars.into_iter().filter(|(_, v)| v.dim() == 2) {
-            let vals: Vec<f32> = (0..v.numel()).map(|_| rng.gen_range(-0.2f32..0.2)).collect();
-            v.copy_(&Tensor::from_slice(&vals).view(v.size().as_slice()));
-        }
-    });
-    (vs, m)
+    crate::model::tiny::model(&crate::model::tiny::config("llama", 40, 16, 32, 1, 2), seed as u64)
 }
 
 fn pairs() -> Vec<Pair> {

@@ -229,14 +229,8 @@ mod tests {
     }
 
     fn tiny_run(dir: &Path, stop_at: Option<u64>, ckpt_every: u64, norm: LossNorm, micro: usize) -> (VarStore, SftReport) {
-        let cfg: crate::model::LlamaConfig = serde_json::from_value(serde_json::json!({
-            "model_type": "llama", "vocab_size": 12, "hidden_size": 16, "intermediate_size": 32,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "rms_norm_eps": 1e-6, "max_position_embeddings": 32
-        }))
-        .unwrap();
-        tch::manual_seed(0);
-        let mut vs = VarStore::new(tch::Device::Cpu);
-        let m = Llama::new(&vs.root(), &cfg).unwrap();
+        let cfg = crate::model::tiny::config("llama", 12, 16, 32, 1, 2);
+        let (mut vs, m) = crate::model::tiny::model(&cfg, 0);
         // Learn "prompt a b -> response b a" on a few examples.
         let data: Vec<SftExample> = (2..8i64).map(|a| SftExample { prompt: vec![1, a, a + 1], response: vec![a + 1, a, 11] }).collect();
         let c = SftConfig {
@@ -277,10 +271,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(d2.path().join("metrics.csv")).unwrap().lines().count(), 41);
     }
 
-    // FIXME(world helper): fails (weights differ by ~0.1 after two steps, micro 2 vs 4): accumulation
-    // is not yet equivalent to one big batch; ignored until found, see shared/README.md.
     #[test]
-    #[ignore]
     fn accumulation_with_token_mean_equals_one_big_batch() {
         let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         // Two steps: the first has lr 0 (warm-up) but fills Adam's moments, the second moves.
