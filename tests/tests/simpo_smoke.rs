@@ -26,12 +26,19 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     std::fs::read_to_string(out.join("table4_mini.csv")).unwrap() + &std::fs::read_to_string(out.join("claims.csv")).unwrap()
 }
 
+fn pairs_of(tmp: &std::path::Path, tag: &str) -> String {
+    std::fs::read_to_string(tmp.join(format!("out-{tag}/pairs.csv"))).unwrap()
+}
+
 #[test]
 fn smoke_pipeline_is_deterministic_and_keeps_its_shape() {
     let tmp = tempfile::tempdir().unwrap();
     let a = run_once(tmp.path(), "a");
     let b = run_once(tmp.path(), "b");
     assert_eq!(a, b, "same seed, same machine: identical tables");
+    // The pairs (including the learned reward model's held-out agreement) are deterministic too.
+    assert_eq!(pairs_of(tmp.path(), "a"), pairs_of(tmp.path(), "b"));
+    assert!(pairs_of(tmp.path(), "a").contains("reward_model"), "the instruct setup is ranked by the learned reward model");
     let shape: Vec<String> = a
         .lines()
         .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))

@@ -19,8 +19,12 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,
-    /// `owner/repo` on GitHub.
+    /// `owner/repo` on GitHub (or on the Hugging Face hub, see `host`).
     pub repo: String,
+    /// Where `repo` lives: `github` (default) or `huggingface-dataset` (a HF dataset repository,
+    /// for the files upstream keeps only there).
+    #[serde(default)]
+    pub host: Option<String>,
     pub revision: String,
     /// Licence of the upstream data, printed by `fetch`.
     pub licence: String,
@@ -88,7 +92,7 @@ pub fn fetch(root: &Path, name: &str, mirror: Option<&Path>) -> Result<FetchRepo
     let mirror = mirror_for(root, mirror, name);
     match &mirror {
         Some(m) => eprintln!("==> {name}: copying from mirror {}", m.display()),
-        None => eprintln!("==> {name}: downloading {}@{}", manifest.repo, &manifest.revision[..8.min(manifest.revision.len())]),
+        None => eprintln!("==> {name}: downloading {}@{}{}", manifest.repo, &manifest.revision[..8.min(manifest.revision.len())], manifest.host.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()),
     }
     eprintln!("    licence: {}", manifest.licence);
     let mut report = FetchReport { fetched: 0, cached: 0, missing_optional: vec![] };
@@ -134,12 +138,16 @@ fn copy_from_mirror(mirror: &Path, dest: &Path, f: &FileEntry) -> Result<Option<
 fn download(m: &Manifest, dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>> {
     let revision = f.revision.as_deref().unwrap_or(&m.revision);
     let upstream = f.upstream_path.as_deref().unwrap_or(&f.path);
-    let url = format!("https://raw.githubusercontent.com/{}/{revision}/{upstream}", m.repo);
+    let url = match m.host.as_deref() {
+        None | Some("github") => format!("https://raw.githubusercontent.com/{}/{revision}/{upstream}", m.repo),
+        Some("huggingface-dataset") => format!("https://huggingface.co/datasets/{}/resolve/{revision}/{upstream}", m.repo),
+        Some(other) => bail!("{}: host {other:?} is not `github` or `huggingface-dataset`", m.name),
+    };
     let out = dest.join(&f.path);
     let tmp = out.with_extension("download.tmp");
     std::fs::create_dir_all(out.parent().unwrap())?;
     let status = std::process::Command::new("curl")
-        .args(["-fsSL", "--retry", "3", "-o"])
+        .args(["-fsSL", "--connect-timeout", "10", "--retry", "2", "-o"])
         .arg(&tmp)
         .arg(&url)
         .status()
@@ -160,11 +168,13 @@ fn download(m: &Manifest, dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>>
 fn write_verified(out: &Path, bytes: &[u8], f: &FileEntry) -> Result<()> {
     let gz = out.extension().is_some_and(|e| e == "gz");
     let plain = if gz { gunzip(bytes).with_context(|| format!("{} is not valid gzip", f.path))? } else { bytes.to_vec() };
-    if let Some(want) = &f.sha256 {
-        let got = hex_sha256(&plain);
-        if &got != want {
-            bail!("{}: sha256 {got} does not match the manifest's {want}; the mirror or download is not the pinned upstream file", f.path);
+    let got = hex_sha256(&plain);
+    match &f.sha256 {
+        Some(want) if &got != want => {
+            bail!("{}: sha256 {got} does not match the manifest's {want}; the mirror or download is not the pinned upstream file", f.path)
         }
+        Some(_) => {}
+        None => eprintln!("    note: {} has sha256 {got} (not pinned in the manifest; add it to pin)", f.path),
     }
     std::fs::create_dir_all(out.parent().unwrap())?;
     let tmp = out.with_extension("part.tmp");

@@ -24,7 +24,7 @@ pub const PAPERS: &[Paper] = &[
     Paper { slug: "lcpo", title: "Latent Collective Preference Optimization (LCPO / RE-PO)", datasets: &[] },
     Paper { slug: "instruct-skillmix", title: "Instruct-SkillMix: A Powerful Pipeline for LLM Instruction Tuning", datasets: &[] },
     Paper { slug: "adaptive-compute", title: "Adaptive Inference-Time Compute: LLMs Can Predict if They Can Do Better", datasets: &[] },
-    Paper { slug: "lc-alpacaeval", title: "Length-Controlled AlpacaEval: A Simple Way to Debias Automatic Evaluators", datasets: &["alpaca_eval"] },
+    Paper { slug: "lc-alpacaeval", title: "Length-Controlled AlpacaEval: A Simple Way to Debias Automatic Evaluators", datasets: &["alpaca_eval", "alpaca_eval_hub"] },
     Paper { slug: "null-model", title: "Cheating Automatic LLM Benchmarks: Null Models Achieve High Win Rates", datasets: &["alpaca_eval", "cheating"] },
     Paper { slug: "wildbench", title: "WildBench: Benchmarking LLMs with Challenging Tasks from Real Users in the Wild", datasets: &["wildbench"] },
 ];

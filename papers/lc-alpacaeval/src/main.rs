@@ -14,8 +14,10 @@ fn main() -> Result<()> {
     let data = args.data.clone().or_else(shared::io::data_root).context("no data folder: pass --data or run `cargo xtask fetch lc-alpacaeval`")?;
     let root = data.join("alpaca_eval");
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/lc-alpacaeval"));
-    // Upstream's difficulty file (HF hub only): used when a local copy is named.
-    let difficulty_file = std::env::var_os("REPRO_INSTRUCTION_DIFFICULTY").map(PathBuf::from);
+    // Upstream's difficulty file (HF hub only): a copy named by REPRO_INSTRUCTION_DIFFICULTY, else
+    // the one `cargo xtask fetch lc-alpacaeval` downloaded when huggingface.co was reachable.
+    let hub_copy = data.join("alpaca_eval_hub/instruction_difficulty.csv");
+    let difficulty_file = std::env::var_os("REPRO_INSTRUCTION_DIFFICULTY").map(PathBuf::from).or_else(|| hub_copy.exists().then_some(hub_copy));
     if args.dry_run {
         println!("lc-alpacaeval: read {}, difficulty {:?}, write {}", root.display(), difficulty_file, out.display());
         return Ok(());

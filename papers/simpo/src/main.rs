@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 struct Args {
     #[command(flatten)]
     run: RunArgs,
+    /// Smoke / mini scale: another miniature config (default: configs/<scale>.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Paper scale: a setting (file stem in configs/paper/) or the path of a config TOML.
     #[arg(long, default_value = "llama3-instruct")]
     setting: String,
@@ -46,7 +49,7 @@ fn run(args: Args) -> Result<()> {
     if a.scale == Scale::Paper {
         return paper_scale(&args);
     }
-    let cfg_path = config::config_dir().join(format!("{}.toml", a.scale.name()));
+    let cfg_path = args.config.clone().unwrap_or_else(|| config::config_dir().join(format!("{}.toml", a.scale.name())));
     let cfg = MiniConfig::load(&cfg_path)?;
     let cfg_text = toml::to_string(&cfg)?;
     println!("== SimPO, {} scale, seed {}; config {}:\n{cfg_text}", a.scale.name(), a.seed, cfg_path.display());

@@ -44,10 +44,15 @@ pub struct OnPolicy {
     pub samples: usize,
     pub temperature: f64,
     pub top_p: f64,
-    /// What ranks the samples: "judge" (the world's length-biased judge against the fixed
-    /// baseline answer, pointwise: the PairRM / ArmoRM stand-in) or "oracle" (true quality).
+    /// What ranks the samples: "reward_model" (a Bradley–Terry reward model trained on the
+    /// world judge's sampled verdicts between the samples: the PairRM / ArmoRM stand-in),
+    /// "judge" (the length-biased judge's expected verdict against the fixed baseline answer)
+    /// or "oracle" (true quality).
     pub scorer: String,
     pub prompts_per_batch: usize,
+    /// The reward model's data and training (needed when `scorer = "reward_model"`).
+    #[serde(default)]
+    pub reward_model: Option<shared::world::reward::JudgeRmConfig>,
 }
 
 /// Decoding for validation and for the mini AlpacaEval (the same seed for every model).
@@ -76,8 +81,11 @@ impl MiniConfig {
                 bail!("setups: {s:?} is not \"base\" or \"instruct\"");
             }
         }
-        if !matches!(self.onpolicy.scorer.as_str(), "judge" | "oracle") {
-            bail!("onpolicy.scorer {:?} must be \"judge\" or \"oracle\"", self.onpolicy.scorer);
+        match (self.onpolicy.scorer.as_str(), &self.onpolicy.reward_model) {
+            ("reward_model", Some(rm)) => rm.validate()?,
+            ("reward_model", None) => bail!("onpolicy.scorer = \"reward_model\" needs an [onpolicy.reward_model] table"),
+            ("judge" | "oracle", _) => {}
+            (other, _) => bail!("onpolicy.scorer {other:?} must be \"reward_model\", \"judge\" or \"oracle\""),
         }
         if self.onpolicy.samples < 2 || self.offpolicy.candidates < 2 {
             bail!("pairs need at least 2 samples / candidates per prompt");

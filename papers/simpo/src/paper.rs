@@ -428,7 +428,7 @@ pub fn dry_run_with(settings: &[(String, PaperConfig)], a: &PlanAssumptions) -> 
         let simpo1 = plan::estimate(&shape, a.pairs, a.mean_tokens, 1, false, a.mfu, a.peak_tflops);
         let dpo1 = plan::estimate(&shape, a.pairs, a.mean_tokens, 1, true, a.mfu, a.peak_tflops);
         let (m_s1, m_d1) = (simpo1.gpu_mem_gib_per_gpu + act, dpo1.gpu_mem_gib_per_gpu + act);
-        // This project's trainer on one GPU (bf16 weights + grads, fp32 moments; DPO caches reference log-probs, no second model).
+        // This project's trainer on one GPU (bf16 weights + grads, fp32 master weights + moments; DPO caches reference log-probs, no second model).
         let ours = shape.params() as f64 * plan::OURS_BF16_BYTES_PER_PARAM / (1u64 << 30) as f64 + act;
         let fits = |cap: f64| {
             format!(
@@ -465,10 +465,10 @@ pub fn dry_run_with(settings: &[(String, PaperConfig)], a: &PlanAssumptions) -> 
     writeln!(s, "- {:.0}% model-FLOP utilisation of an H100 SXM's {:.0} dense bf16 TFLOP/s per GPU (hours are for 4 GPUs, the paper's count);", a.mfu * 100.0, a.peak_tflops)?;
     writeln!(s, "- memory, the paper's recipe: 16 bytes/parameter (bf16 weights + grads, fp32 master weights + two Adam moments), sharded over the GPUs by ZeRO-3, + 2 bytes/parameter for DPO's bf16 reference copy;")?;
     writeln!(s, "- plus activations with gradient checkpointing for one micro-batch (per-device batch × 2 rows × max_length tokens): bf16 layer inputs, one layer's working set, fp32 logits and log-softmax (flash attention assumed); no allocator fragmentation or CUDA context (add a few GiB);")?;
-    writeln!(s, "- \"ours\": this project's trainer on one GPU keeps bf16 weights and gradients and fp32 Adam moments (12 bytes/parameter, no fp32 master copy, no ZeRO/offload); DPO uses cached reference log-probs, so it needs no second model.")?;
+    writeln!(s, "- \"ours\": this project's trainer on one GPU keeps bf16 weights and gradients, fp32 master weights and fp32 Adam moments (16 bytes/parameter, the paper's mixed precision without ZeRO/offload); DPO uses cached reference log-probs, so it needs no second model.")?;
     writeln!(s, "- GPU capacity: 80 GB = {H100:.1} GiB (H100), 141 GB = {H200:.1} GiB (H200).")?;
     writeln!(s)?;
-    writeln!(s, "Caveat: bf16 keeps 8 significant bits, so an AdamW step of ≈ lr = 1e-6 is below half an ulp of any bf16 weight with |w| > 2.6e-4 (typical weights are ~1e-2) and rounds away: without fp32 master weights most updates at the paper's learning rates are lost. Paper-faithful training needs f32 weights (16 B/param, i.e. multi-GPU sharding, which this project does not implement) or a master-weight / stochastic-rounding optimiser.")?;
+    writeln!(s, "Precision: bf16 keeps 8 significant bits, so an AdamW step of ≈ lr = 1e-6 is below half an ulp of any bf16 weight with |w| > 2.6e-4 and would round away; the shared optimiser therefore updates fp32 master copies of bf16 weights and rounds them back after each step (`shared::train::optim`, tested).")?;
     Ok(s)
 }
 

@@ -3,8 +3,9 @@
 //! 1. the cached SFT base of the miniature world (trained once, reused by every paper);
 //! 2. preference pairs for each setup — "base": a fixed pool of demonstrations ranked by the
 //!    oracle, chosen = best, rejected = a random other (like `ultrafeedback_binarized`);
-//!    "instruct": 5 samples of the SFT model per prompt at T = 0.8, ranked by the world's
-//!    length-biased judge, chosen = best, rejected = worst, flat groups dropped;
+//!    "instruct": 5 samples of the SFT model per prompt at T = 0.8, ranked by a reward model
+//!    trained on the world judge's verdicts between those samples (the judge is length-biased
+//!    and noisy, as GPT-4 and PairRM are), chosen = best, rejected = worst, flat groups dropped;
 //! 3. every method trained from the same base on the same pairs, each learning rate of its grid,
 //!    the best chosen by the judge's win rate on held-out validation prompts;
 //! 4. the chosen model of each method evaluated on the mini AlpacaEval;
@@ -35,6 +36,14 @@ pub struct Setup {
     pub rejected_oracle: f64,
     pub chosen_len: f64,
     pub rejected_len: f64,
+    /// Pairs whose chosen response has the higher oracle score (%): how often the scorer's
+    /// preference is the true one.
+    pub oracle_agrees: f64,
+    /// What ranked the responses.
+    pub scorer: String,
+    /// The learned reward model's held-out agreement with the judge's labels and with the
+    /// oracle (%), when one ranked the samples.
+    pub rm_agreement: Option<(f64, f64)>,
 }
 
 /// One trained method in one setup.
@@ -114,18 +123,30 @@ fn pair_from_texts(ctx: &Run, x: &Prompt, chosen: &str, rejected: &str) -> Resul
     Ok(Pair { prompt: tok.encode_prompt(&x.text())?, chosen: tok.encode_response(chosen)?, rejected: tok.encode_response(rejected)? })
 }
 
-fn setup_from(ctx: &Run, name: &str, triples: Vec<(&Prompt, String, String)>) -> Result<Setup> {
+fn setup_from(ctx: &Run, name: &str, scorer: &str, triples: Vec<(&Prompt, String, String)>) -> Result<Setup> {
     let n = triples.len().max(1) as f64;
-    let (mut co, mut ro, mut cl, mut rl) = (0.0, 0.0, 0.0, 0.0);
+    let (mut co, mut ro, mut cl, mut rl, mut agree) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut train = vec![];
     for (x, c, r) in &triples {
-        co += ctx.world.oracle.score(x, c);
-        ro += ctx.world.oracle.score(x, r);
+        let (sc, sr) = (ctx.world.oracle.score(x, c), ctx.world.oracle.score(x, r));
+        co += sc;
+        ro += sr;
+        agree += f64::from(u8::from(sc > sr));
         cl += c.chars().count() as f64;
         rl += r.chars().count() as f64;
         train.push(pair_from_texts(ctx, x, c, r)?);
     }
-    Ok(Setup { name: name.into(), train, chosen_oracle: co / n, rejected_oracle: ro / n, chosen_len: cl / n, rejected_len: rl / n })
+    Ok(Setup {
+        name: name.into(),
+        train,
+        chosen_oracle: co / n,
+        rejected_oracle: ro / n,
+        chosen_len: cl / n,
+        rejected_len: rl / n,
+        oracle_agrees: 100.0 * agree / n,
+        scorer: scorer.into(),
+        rm_agreement: None,
+    })
 }
 
 /// "Base": per prompt, `candidates` demonstrations from the world's mixture, ranked by the oracle.
@@ -139,33 +160,48 @@ fn offpolicy_setup(ctx: &Run) -> Result<Setup> {
             triples.push((x, texts[p.chosen].clone(), texts[p.rejected].clone()));
         }
     }
-    setup_from(ctx, "base", triples)
+    setup_from(ctx, "base", "oracle", triples)
 }
 
-/// "Instruct": samples of the SFT model, ranked by the judge (or the oracle), best vs worst.
+/// "Instruct": samples of the SFT model, ranked by a reward model trained on the judge's labels
+/// (or by the judge, or the oracle), best vs worst.
 fn onpolicy_setup(ctx: &Run) -> Result<Setup> {
     let tok = &ctx.base.tok;
     let op = &ctx.cfg.onpolicy;
     let ids: Vec<Vec<i64>> = ctx.train_prompts.iter().map(|x| tok.encode_prompt(&x.text())).collect::<shared::Result<_>>()?;
     let gen = GenerateConfig { max_new_tokens: MAX_RESPONSE_TOKENS, temperature: op.temperature, top_p: op.top_p, stop_tokens: vec![tok.eos], seed: ctx.seed ^ 0x0b5e };
     let samples = sample_groups(&ctx.base.model, &ids, tok.pad, op.samples, op.prompts_per_batch, &gen)?;
+    let texts: Vec<Vec<String>> = samples.iter().map(|g| g.iter().map(|y| tok.decode_response(y)).collect()).collect();
+    let rm = match (op.scorer.as_str(), &op.reward_model) {
+        ("reward_model", Some(rcfg)) => {
+            eprintln!("==> reward model on the judge's verdicts between SFT samples");
+            let mut r = rng(ctx.seed, "simpo-reward-model");
+            let jr = shared::world::reward::train_on_judge(&ctx.world, (&ctx.base.model, &ctx.base.vs), tok, &ctx.train_prompts, &texts, rcfg, &mut r, &ctx.run_root.join("reward_model"))?;
+            eprintln!(
+                "    {} judged pairs; held-out agreement with the judge {:.1}%, with the oracle {:.1}%",
+                jr.train_pairs, jr.heldout_judge_agreement, jr.heldout_oracle_agreement
+            );
+            Some(jr)
+        }
+        _ => None,
+    };
     let baseline = ctx.world.baseline_outputs(&ctx.train_prompts);
-    let groups = score_groups(samples, |y| tok.decode_response(y), |i, texts| {
+    let groups = score_groups(samples, |y| tok.decode_response(y), |i, ys| {
         let x = &ctx.train_prompts[i];
-        Ok(texts
-            .iter()
-            .map(|y| match op.scorer.as_str() {
-                "oracle" => ctx.world.oracle.score(x, y),
-                _ => ctx.world.judge.prob_both_orders(x, y, &baseline[i]),
-            })
-            .collect())
+        match (op.scorer.as_str(), &rm) {
+            ("reward_model", Some(jr)) => jr.score(tok, x, ys),
+            ("oracle", _) => Ok(ys.iter().map(|y| ctx.world.oracle.score(x, y)).collect()),
+            _ => Ok(ys.iter().map(|y| ctx.world.judge.prob_both_orders(x, y, &baseline[i])).collect()),
+        }
     })?;
     let pairs = build_pairs(&groups, &PairRule::BestVsWorst, &mut rng(ctx.seed, "simpo-onpolicy"));
     let triples = pairs
         .iter()
         .map(|p| (&ctx.train_prompts[p.prompt], tok.decode_response(&p.chosen), tok.decode_response(&p.rejected)))
         .collect();
-    setup_from(ctx, "instruct", triples)
+    let mut setup = setup_from(ctx, "instruct", &op.scorer, triples)?;
+    setup.rm_agreement = rm.map(|jr| (jr.heldout_judge_agreement, jr.heldout_oracle_agreement));
+    Ok(setup)
 }
 
 /// A fresh copy of the SFT base to train.

@@ -95,10 +95,10 @@ pub fn activation_gib(shape: &ModelShape, rows: u64, seq: u64) -> f64 {
 }
 
 /// Bytes per parameter of training state: the paper's mixed precision (bf16 weights and
-/// gradients, fp32 master weights, fp32 Adam moments: 2 + 2 + 4 + 8 = 16) or this project's
-/// trainer on bf16 weights (bf16 weights and gradients, fp32 moments, no master copy: 12).
+/// gradients, fp32 master weights, fp32 Adam moments: 2 + 2 + 4 + 8 = 16); this project's
+/// trainer on bf16 weights keeps the same state (fp32 master copies in `shared::train::optim`).
 pub const PAPER_BYTES_PER_PARAM: f64 = 16.0;
-pub const OURS_BF16_BYTES_PER_PARAM: f64 = 12.0;
+pub const OURS_BF16_BYTES_PER_PARAM: f64 = 16.0;
 
 #[cfg(test)]
 mod tests {

@@ -86,7 +86,7 @@ pub fn main_table(o: &Outcome) -> Table {
             ]);
         }
     }
-    t.note("base = off-policy demonstration pairs ranked by the oracle (UltraFeedback-like); instruct = 5 on-policy samples of the SFT model ranked by the length-biased judge, best vs worst.");
+    t.note("base = off-policy demonstration pairs ranked by the oracle (UltraFeedback-like); instruct = 5 on-policy samples of the SFT model ranked by a reward model trained on the length-biased judge's verdicts, best vs worst (see pairs.md).");
     t.note("lr: chosen per method on held-out validation prompts by the judge's win rate (val WR), never on the evaluation set. Paper columns: Table 4 LC of the matching setting.");
     t.note("\"SimPO ahead\" compares LC WR (raw judge WR where LC is unavailable); the paper has SimPO ahead of every row.");
     t
@@ -161,19 +161,27 @@ pub fn claims_table(o: &Outcome) -> Table {
     t
 }
 
-/// Pair statistics per setup.
+/// Pair statistics per setup: what ranked the responses, how often its choice is the oracle's,
+/// and (for a learned reward model) its held-out agreement.
 pub fn pairs_table(o: &Outcome) -> Table {
-    let mut t = Table::new("Preference pairs per setup", &["setup", "pairs", "oracle chosen", "oracle rejected", "length chosen", "length rejected"]);
+    let mut t = Table::new(
+        "Preference pairs per setup",
+        &["setup", "ranked by", "pairs", "oracle chosen", "oracle rejected", "chosen better by oracle %", "length chosen", "length rejected", "RM held-out agreement: judge % / oracle %"],
+    );
     for s in &o.setups {
         t.push(vec![
             s.name.clone().into(),
+            s.scorer.clone().into(),
             Cell::Int(s.train.len() as i64),
             Cell::num(s.chosen_oracle, 3),
             Cell::num(s.rejected_oracle, 3),
+            Cell::num(s.oracle_agrees, 1),
             Cell::num(s.chosen_len, 1),
             Cell::num(s.rejected_len, 1),
+            s.rm_agreement.map(|(j, o)| Cell::text(format!("{j:.1} / {o:.1}"))).unwrap_or(Cell::Missing),
         ]);
     }
+    t.note("reward_model: a Bradley–Terry reward head on a copy of the SFT base, trained on one sampled verdict of the world's pairwise judge (length bias, position bias, label noise) per pair of the SFT model's own samples; the PairRM / ArmoRM stand-in.");
     t
 }
 

@@ -55,8 +55,9 @@ fn main() -> anyhow::Result<()> {
     for (p, y, s, j) in &out.examples {
         println!("  {p:<32} -> {y:<40} r* {s:.2}  P(beats baseline) {j:.2}");
     }
-    println!("\n{}\n{}", out.eval.to_markdown(), out.base.to_markdown());
+    println!("\n{}\n{}\n{}", out.eval.to_markdown(), out.base.to_markdown(), out.onpolicy.to_markdown());
     out.eval.save(&args.out, "mini_alpacaeval")?;
+    out.onpolicy.save(&args.out, "onpolicy_dpo")?;
     out.base.save(&args.out, "base_by_family")?;
     shared::io::write_atomic(&args.out.join("world.toml"), cfg.to_toml().as_bytes())?;
     println!("tables written to {} ({:.1} s in all)", args.out.display(), t0.elapsed().as_secs_f64());

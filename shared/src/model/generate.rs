@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 /// How to decode.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GenerateConfig {
     pub max_new_tokens: usize,
     /// 0 = greedy (argmax); otherwise logits are divided by it before sampling.

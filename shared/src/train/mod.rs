@@ -6,6 +6,7 @@
 //! save/resume), [`metrics`] (CSV metric log that survives resume).
 
 pub mod checkpoint;
+pub mod iterate;
 pub mod metrics;
 pub mod onpolicy;
 pub mod optim;

@@ -5,6 +5,11 @@
 //! step count — can be checkpointed and resumed exactly. The update is PyTorch's `torch.optim.AdamW`
 //! (decoupled weight decay, bias-corrected moments, `eps` outside the square root).
 //!
+//! Mixed precision: a bf16 (or f16) variable gets an fp32 master copy. The moments and the update
+//! are computed on the master in fp32 and the variable is the master rounded to its own dtype, as
+//! in DeepSpeed / PyTorch AMP recipes; without it an update below half a bf16 ulp of the weight
+//! (the paper-scale learning rates of 1e-7–1e-6 on weights of order 1e-2) would round away.
+//!
 //! Accumulation: a batch of `N` examples split into micro-batches gives the same update as the whole
 //! batch when each micro-batch back-propagates `Σ_{i∈micro} ℓ_i / N` ([`micro_batch_loss`]): the
 //! gradients add up to `∇ (1/N) Σ_i ℓ_i`. Clipping and the step happen once, after the last micro-batch.
@@ -60,6 +65,8 @@ pub struct AdamW {
     params: Vec<(String, Tensor)>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
+    /// fp32 master weights of the variables stored in a lower precision (`None` for f32/f64 ones).
+    master: Vec<Option<Tensor>>,
     /// Number of optimiser steps taken.
     pub step: u64,
 }
@@ -71,7 +78,8 @@ impl AdamW {
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let m = params.iter().map(|(_, p)| p.zeros_like().to_kind(Kind::Float)).collect();
         let v = params.iter().map(|(_, p)| p.zeros_like().to_kind(Kind::Float)).collect();
-        AdamW { cfg, params, m, v, step: 0 }
+        let master = params.iter().map(|(_, p)| needs_master(p).then(|| p.detach().to_kind(Kind::Float))).collect();
+        AdamW { cfg, params, m, v, master, step: 0 }
     }
 
     pub fn zero_grad(&mut self) {
@@ -119,31 +127,43 @@ impl AdamW {
         let bc1 = 1.0 - c.beta1.powi(self.step as i32);
         let bc2 = 1.0 - c.beta2.powi(self.step as i32);
         tch::no_grad(|| {
-            for (((_, p), m), v) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
+            for ((((_, p), m), v), master) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v).zip(&mut self.master) {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
                 let g = g.to_kind(Kind::Float);
+                // The weights being updated: the fp32 master when there is one, else the variable.
+                let mut w = match master {
+                    Some(mw) => mw.shallow_clone(),
+                    None => p.shallow_clone(),
+                };
                 if c.weight_decay != 0.0 {
-                    let _ = p.g_mul_scalar_(1.0 - lr * c.weight_decay);
+                    let _ = w.g_mul_scalar_(1.0 - lr * c.weight_decay);
                 }
                 let _ = m.g_mul_scalar_(c.beta1).g_add_(&(&g * (1.0 - c.beta1)));
                 let _ = v.g_mul_scalar_(c.beta2).g_add_(&(g.square() * (1.0 - c.beta2)));
                 let denom = v.sqrt() / bc2.sqrt() + c.eps;
                 let update = (&*m / denom) * (lr / bc1);
-                let _ = p.g_sub_(&update.to_kind(p.kind()));
+                let _ = w.g_sub_(&update.to_kind(w.kind()));
+                if master.is_some() {
+                    p.copy_(&w);
+                }
             }
         });
         Ok(norm)
     }
 
-    /// The moments as named tensors (`m.<var>`, `v.<var>`), for checkpoints.
+    /// The moments as named tensors (`m.<var>`, `v.<var>`, and `w.<var>` for fp32 master
+    /// weights), for checkpoints.
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::with_capacity(2 * self.params.len());
         for (i, (name, _)) in self.params.iter().enumerate() {
             out.push((format!("m.{name}"), self.m[i].shallow_clone()));
             out.push((format!("v.{name}"), self.v[i].shallow_clone()));
+            if let Some(w) = &self.master[i] {
+                out.push((format!("w.{name}"), w.shallow_clone()));
+            }
         }
         out
     }
@@ -162,16 +182,53 @@ impl AdamW {
                 }
                 *dst = src.to_device(p.device()).to_kind(Kind::Float);
             }
+            if self.master[i].is_some() {
+                // A checkpoint without master weights (written in f32) starts them from the variable.
+                self.master[i] = Some(match map.get(&format!("w.{name}")) {
+                    Some(w) if w.size() == p.size() => w.to_device(p.device()).to_kind(Kind::Float),
+                    _ => p.detach().to_kind(Kind::Float),
+                });
+            }
         }
         self.step = step;
         Ok(())
     }
 }
 
+/// Whether a variable is stored below fp32 (then the optimiser keeps an fp32 master copy).
+fn needs_master(p: &Tensor) -> bool {
+    matches!(p.kind(), Kind::BFloat16 | Kind::Half)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tch::{nn, Device};
+
+    #[test]
+    fn bf16_weights_move_through_fp32_master_weights() {
+        // lr 1e-4 with a constant gradient moves an Adam weight by ~1e-4 a step; at 1.0 a bf16 ulp
+        // is 2^-7 ≈ 0.0078, so without a master copy every update rounds away.
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let _ = vs.root().var_copy("p", &Tensor::from_slice(&[1.0f32]));
+        vs.bfloat16();
+        let p = vs.variables()["p"].shallow_clone();
+        let mut opt = AdamW::new(&vs, AdamWConfig { max_grad_norm: None, ..Default::default() });
+        for _ in 0..100 {
+            opt.zero_grad();
+            p.to_kind(Kind::Float).sum(Kind::Float).backward();
+            opt.step(1e-4).unwrap();
+        }
+        assert_eq!(p.kind(), Kind::BFloat16);
+        let w = opt.state_tensors().into_iter().find(|(n, _)| n == "w.p").expect("a master copy").1;
+        assert!((w.double_value(&[0]) - 0.99).abs() < 1e-4, "master {}", w.double_value(&[0]));
+        // The bf16 variable is the master rounded: 0.99 lies between the bf16 values 0.98828125 and 0.9921875.
+        assert!((p.to_kind(Kind::Float).double_value(&[0]) - 0.99).abs() < 0.004, "{}", p.to_kind(Kind::Float).double_value(&[0]));
+        // f32 variables get no master copy.
+        let vs32 = nn::VarStore::new(Device::Cpu);
+        let _q = vs32.root().var_copy("q", &Tensor::from_slice(&[1.0f32]));
+        assert!(AdamW::new(&vs32, AdamWConfig::default()).state_tensors().iter().all(|(n, _)| !n.starts_with("w.")));
+    }
 
     #[test]
     fn matches_torch_adamw_on_a_quadratic() {

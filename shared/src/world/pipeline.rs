@@ -1,6 +1,7 @@
 //! The world's own pipeline (what `cargo xtask world` runs): build or load the cached SFT base,
 //! sample from it greedily, at T = 1 and best-of-4 by oracle, and evaluate everything on the mini
-//! AlpacaEval against the fixed baseline. Returns the tables and a few example lines.
+//! AlpacaEval against the fixed baseline; then run iterative on-policy DPO from the base
+//! ([`super::onpolicy`]). Returns the tables and a few example lines.
 
 use super::alpaca::{EvalRow, MiniAlpacaEval};
 use super::base::{self, BaseConfig};
@@ -19,6 +20,8 @@ pub struct Outcome {
     pub base_trained: bool,
     pub sft_seconds: Option<f64>,
     pub base_dir: std::path::PathBuf,
+    /// Iterative on-policy DPO from the base (the shared loop's end-to-end check).
+    pub onpolicy: Table,
 }
 
 /// Prompts evaluated at each scale (smoke evaluates the first 48 of the fixed set).
@@ -76,11 +79,12 @@ pub fn run(world_cfg: &WorldConfig, scale: Scale, seed: u64, ckpt_root: &Path) -
         fam.push(vec![f.name().into(), Cell::Int(idx.len() as i64), Cell::num(acc(&samples[0]), 1), Cell::num(acc(&greedy), 1), Cell::num(orc, 3)]);
     }
     eval.note(format!("SFT base: {} (cache key folder {}).", if b.trained { "trained in this run" } else { "loaded from the cache" }, b.dir.file_name().unwrap_or_default().to_string_lossy()));
+    let onpolicy = super::onpolicy::dpo_check(&world, &b, &bench, scale, seed)?;
     let examples = (0..n.min(12))
         .map(|i| {
             let x = &bench.prompts[i];
             (x.text(), samples[0][i].clone(), world.oracle.score(x, &samples[0][i]), world.judge.prob_both_orders(x, &samples[0][i], &bench.baseline[i]))
         })
         .collect();
-    Ok(Outcome { eval, base: fam, examples, base_trained: b.trained, sft_seconds: b.report.as_ref().map(|r| r.seconds), base_dir: b.dir })
+    Ok(Outcome { eval, base: fam, examples, base_trained: b.trained, sft_seconds: b.report.as_ref().map(|r| r.seconds), base_dir: b.dir, onpolicy })
 }
