@@ -117,7 +117,19 @@ pub fn run(
         }
         let n = scored.len() as f64;
         let (mc, mr) = (scored.iter().map(|p| p.chosen_score).sum::<f64>() / n, scored.iter().map(|p| p.rejected_score).sum::<f64>() / n);
-        let pairs: Vec<Pair> = scored.iter().map(|p| Pair { prompt: prompts[t][p.prompt].clone(), chosen: p.chosen.clone(), rejected: p.rejected.clone() }).collect();
+        // Train on what the policy emitted, stop token included: a sample shorter than
+        // max_new_tokens ended with the (stripped) first stop token, so the policy learns where to
+        // stop, and an immediate stop is a one-token response rather than an empty one.
+        let with_stop = |y: &Vec<i64>| -> Vec<i64> {
+            let mut y = y.clone();
+            if let Some(&stop) = cfg.gen.stop_tokens.first() {
+                if y.len() < cfg.gen.max_new_tokens {
+                    y.push(stop);
+                }
+            }
+            y
+        };
+        let pairs: Vec<Pair> = scored.iter().map(|p| Pair { prompt: prompts[t][p.prompt].clone(), chosen: with_stop(&p.chosen), rejected: with_stop(&p.rejected) }).collect();
         let reference = if objective.needs_reference() {
             let truncated: Vec<Pair> = pairs.iter().enumerate().map(|(i, p)| pairwise::truncate(p, i, cfg.train.max_length, cfg.train.max_prompt_length)).collect::<Result<_>>()?;
             let (rm, rvs) = match &initial {
