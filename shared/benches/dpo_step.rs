@@ -2,10 +2,10 @@
 //! reference log-probs, AdamW update) on a tiny Llama; `dpo_step.py` times the same step in PyTorch eager.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use shared::model::{sequence_logps, Llama, LlamaConfig, TokenBatch};
+use shared::model::{sequence_logps, tiny, TokenBatch};
 use shared::objectives::{dpo::Dpo, PairLogps, PairObjective};
 use shared::train::optim::{AdamW, AdamWConfig};
-use tch::{nn, Device, Tensor};
+use tch::{Device, Tensor};
 
 const B: usize = 8; // pairs
 const P: usize = 32; // prompt tokens
@@ -13,14 +13,7 @@ const R: usize = 32; // response tokens
 
 fn bench(c: &mut Criterion) {
     tch::set_num_threads(1);
-    let cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
-        "model_type": "llama", "vocab_size": 512, "hidden_size": 64, "intermediate_size": 128,
-        "num_hidden_layers": 2, "num_attention_heads": 4, "rms_norm_eps": 1e-6, "max_position_embeddings": 128
-    }))
-    .unwrap();
-    tch::manual_seed(0);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let model = Llama::new(&vs.root(), &cfg).unwrap();
+    let (vs, model) = tiny::model(&tiny::config("llama", 512, 64, 128, 2, 4), 0);
     let seqs: Vec<(Vec<i64>, Vec<i64>)> = (0..2 * B as i64)
         .map(|i| ((0..P as i64).map(|k| (i * 7 + k) % 512).collect(), (0..R as i64).map(|k| (i * 13 + k * 3) % 512).collect()))
         .collect();

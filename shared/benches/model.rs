@@ -4,7 +4,7 @@
 //! with transformers' `LlamaForCausalLM`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use shared::model::{generate, generate_uncached, sequence_logps, GenerateConfig, Llama, LlamaConfig, TokenBatch};
+use shared::model::{generate, generate_uncached, sequence_logps, tiny, GenerateConfig, Llama, TokenBatch};
 use tch::{nn, Device, Kind};
 
 const B: usize = 8; // sequences in the scoring batch
@@ -14,15 +14,9 @@ const GP: usize = 16; // prompt tokens
 const GN: usize = 32; // new tokens
 
 fn tiny() -> (nn::VarStore, Llama) {
-    let cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
-        "model_type": "llama", "vocab_size": 512, "hidden_size": 64, "intermediate_size": 128,
-        "num_hidden_layers": 2, "num_attention_heads": 4, "rms_norm_eps": 1e-6, "max_position_embeddings": 128
-    }))
-    .unwrap();
-    tch::manual_seed(0);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let m = Llama::new(&vs.root(), &cfg).unwrap();
-    (vs, m)
+    let mut cfg = tiny::config("llama", 512, 64, 128, 2, 4);
+    cfg.max_position_embeddings = 128;
+    tiny::model(&cfg, 0)
 }
 
 fn bench(c: &mut Criterion) {

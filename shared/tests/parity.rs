@@ -80,6 +80,11 @@ fn mistral_matches_transformers() {
     check_model("tiny-mistral");
 }
 
+#[test]
+fn gemma2_matches_transformers() {
+    check_model("tiny-gemma2");
+}
+
 #[derive(serde::Deserialize)]
 struct Rendering {
     messages: Vec<Message>,
@@ -90,7 +95,7 @@ struct Rendering {
 
 #[test]
 fn chat_templates_match_apply_chat_template() {
-    for name in ["tiny-llama", "tiny-qwen2", "tiny-mistral", "tiny-zephyr"] {
+    for name in ["tiny-llama", "tiny-qwen2", "tiny-mistral", "tiny-zephyr", "tiny-gemma2"] {
         let dir = fixture(name);
         let tok = Tokenizer::from_source(&shared::hub::resolve(dir.to_str().unwrap()).unwrap()).unwrap();
         let chat = tok.chat.clone().unwrap_or_else(|| panic!("{name}: no chat template detected"));

@@ -15,7 +15,7 @@ pub struct PaperConfig {
     pub setting: String,
     /// Hugging Face model id, or a local folder with `config.json`, safetensors and `tokenizer.json`.
     pub model: String,
-    /// `llama3`, `chatml`, `mistral`, `zephyr` (or `gemma`, not implemented yet).
+    /// `llama3`, `chatml`, `mistral`, `zephyr` or `gemma`.
     pub chat_template: String,
     /// Hugging Face dataset id, or a local folder laid out like the dataset repository.
     pub dataset: String,

@@ -98,23 +98,9 @@ pub struct Loaded {
     pub source: Source,
 }
 
-fn refuse_unsupported(cfg: &PaperConfig) -> Result<()> {
-    if cfg.chat_template == "gemma" {
-        bail!(
-            "setting {:?}: Gemma-2 ({}) is not supported by the shared model core (it lacks logit soft-capping, \
-             alternating local/global attention and Gemma's scaled embeddings / extra norms); `--dry-run` plans it, \
-             training needs a Llama/Mistral/Qwen2-family checkpoint",
-            cfg.setting,
-            cfg.model
-        );
-    }
-    Ok(())
-}
-
 /// Load `cfg.model` (hub id or folder): config, tokenizer (checked against the embedding), weights
 /// in bf16 on CUDA when the config says so (f32 otherwise), and the chat template by name.
 pub fn load_model(cfg: &PaperConfig, device: Device) -> Result<Loaded> {
-    refuse_unsupported(cfg)?;
     let source = hub::resolve(&cfg.model)?;
     let config = LlamaConfig::from_file(source.file("config.json")?)?;
     let mut tokenizer = Tokenizer::from_source(&source)?;
@@ -216,7 +202,6 @@ pub fn pairwise_config(cfg: &PaperConfig, opts: &PaperRunOptions) -> PairwiseCon
 /// Train one paper-scale setting and write the Hugging Face-format model into `out_dir/model`.
 pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path, opts: &PaperRunOptions) -> Result<PaperSummary> {
     cfg.validate()?;
-    refuse_unsupported(cfg)?;
     shared::device::seed_torch(cfg.train.seed);
     let mut loaded = load_model(cfg, device)?;
     let raw = load_dataset(cfg, opts.max_pairs)?;
@@ -416,7 +401,7 @@ pub fn dry_run_with(settings: &[(String, PaperConfig)], a: &PlanAssumptions) -> 
     writeln!(s, "| setting | start model | dataset | β | γ/β | lr | batch | params | GiB/GPU SimPO 4×ZeRO-3 | GiB/GPU DPO 4×ZeRO-3 | GiB SimPO 1 GPU | GiB DPO 1 GPU | h SimPO 4×H100 | h DPO 4×H100 | 1×H100 80GB | 1×H200 141GB | runs here |")?;
     writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for (name, c) in settings {
-        let runs = if c.chat_template == "gemma" { "no: Gemma-2 not in the model core" } else { "yes" };
+        let runs = "yes";
         let Some(shape) = shape_of(&c.model) else {
             writeln!(s, "| {name} | {} | {} | {} | {} | {:.0e} | {} | ? | shape unknown: give a local folder with config.json | | | | | | | | {runs} |", c.model, c.dataset, c.simpo.beta, c.simpo.gamma_beta_ratio, c.train.learning_rate, c.global_batch())?;
             continue;
@@ -485,18 +470,9 @@ mod tests {
             assert!(s.contains(&format!("| {name} |")), "{name} missing:\n{s}");
         }
         assert!(s.contains("8.03 B") && s.contains("7.24 B"), "{s}");
-        assert!(s.contains("Gemma-2 not in the model core"));
         assert!(s.contains("MFU") || s.contains("model-FLOP utilisation"));
         // An 8B model's full training state (16 B/param = 120 GiB) cannot fit one 80 GB H100.
         let l3 = s.lines().find(|l| l.starts_with("| llama3-instruct |")).unwrap();
         assert!(l3.contains("paper recipe: SimPO no / DPO no; ours: no"), "{l3}");
-    }
-
-    #[test]
-    fn gemma_is_refused_with_a_clear_error() {
-        let settings = crate::config::paper_settings().unwrap();
-        let g = &settings.iter().find(|(n, _)| n == "gemma2-9b-it").unwrap().1;
-        let e = run(g, Device::Cpu, Path::new("/nonexistent/out"), &PaperRunOptions::default()).err().unwrap().to_string();
-        assert!(e.contains("Gemma-2") && e.contains("not supported") && e.contains("dry-run"), "{e}");
     }
 }

@@ -130,3 +130,26 @@ fn a_missing_dataset_file_is_named() {
     let e = format!("{:#}", paper::load_dataset(&cfg, None).unwrap_err());
     assert!(e.contains("data/nope.parquet") && e.contains("missing"), "{e}");
 }
+
+#[test]
+fn gemma2_runs_through_the_same_path() {
+    // The Gemma-2 setting's code path on the tiny Gemma-2 checkpoint: Gemma chat template
+    // (BOS, `<start_of_turn>model` header and `<end_of_turn>` in |y|), SimPO steps, HF output.
+    let mut cfg = tiny_config();
+    cfg.model = crate_dir().join("../../shared/fixtures/tiny-gemma2").to_string_lossy().into_owned();
+    cfg.chat_template = "gemma".into();
+    let loaded = paper::load_model(&cfg, Device::Cpu).unwrap();
+    assert!(loaded.config.is_gemma2());
+    let raw = paper::load_dataset(&cfg, None).unwrap();
+    let (prompt, response) = paper::encode_answer(&loaded.tokenizer, &raw[0].context, &raw[0].chosen).unwrap();
+    let text = loaded.tokenizer.decode(&response, false).unwrap();
+    assert!(text.starts_with("<start_of_turn>model") && text.contains("<end_of_turn>"), "{text:?}");
+    assert_eq!(prompt[0], loaded.tokenizer.bos_id().unwrap());
+    let out = tempfile::tempdir().unwrap();
+    let opts = PaperRunOptions { max_steps: Some(4), ..Default::default() };
+    let s = paper::run(&cfg, Device::Cpu, out.path(), &opts).unwrap();
+    assert_eq!(s.steps, 4);
+    assert!(s.final_loss < s.first_loss, "loss {} → {}", s.first_loss, s.final_loss);
+    let c = LlamaConfig::from_file(s.model_dir.join("config.json")).unwrap();
+    assert!(c.is_gemma2() && c.final_logit_softcapping == Some(3.0));
+}

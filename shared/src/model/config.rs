@@ -1,12 +1,13 @@
-//! The model config: the fields of a Hugging Face `config.json` that the Llama, Qwen2 and
-//! Mistral families share, read with serde and checked before any tensor is made.
+//! The model config: the fields of a Hugging Face `config.json` that the Llama, Qwen2, Mistral
+//! and Gemma-2 families share (plus Gemma-2's own), read with serde and checked before any tensor
+//! is made.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The `model_type`s this implementation covers.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["llama", "qwen2", "mistral"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["llama", "qwen2", "mistral", "gemma2"];
 
 /// `rope_scaling` from `config.json` (`type` was the older spelling of `rope_type`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,7 +94,33 @@ pub struct LlamaConfig {
     pub eos_token_id: Option<TokenIds>,
     #[serde(default)]
     pub pad_token_id: Option<TokenIds>,
+    /// Gemma-2: the MLP activation (`gelu_pytorch_tanh`); the other families use `hidden_act`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_activation: Option<String>,
+    /// Gemma-2: attention scores are scaled by `query_pre_attn_scalar^-1/2` (not `head_dim^-1/2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_pre_attn_scalar: Option<f64>,
+    /// Gemma-2: attention scores become `c·tanh(s/c)` before the softmax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_logit_softcapping: Option<f64>,
+    /// Gemma-2: logits become `c·tanh(z/c)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_logit_softcapping: Option<f64>,
+    /// Gemma-2: `sliding_attention` or `full_attention` per layer (absent: sliding on even layers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_types: Option<Vec<String>>,
 }
+
+/// What `Gemma2Config` in transformers assumes for fields a `config.json` leaves out.
+const GEMMA2_DEFAULTS: &[(&str, fn() -> serde_json::Value)] = &[
+    ("tie_word_embeddings", || serde_json::json!(true)),
+    ("head_dim", || serde_json::json!(256)),
+    ("hidden_activation", || serde_json::json!("gelu_pytorch_tanh")),
+    ("query_pre_attn_scalar", || serde_json::json!(256)),
+    ("attn_logit_softcapping", || serde_json::json!(50.0)),
+    ("final_logit_softcapping", || serde_json::json!(30.0)),
+    ("sliding_window", || serde_json::json!(4096)),
+];
 
 fn default_rope_theta() -> f64 {
     10_000.0
@@ -112,10 +139,17 @@ impl LlamaConfig {
 
     /// Parse and validate config JSON text; `path` is only used in error messages.
     pub fn from_json_str(text: &str, path: &Path) -> Result<Self> {
-        let cfg: LlamaConfig = serde_json::from_str(text).map_err(|e| Error::Config {
+        let err = |e: serde_json::Error| Error::Config {
             path: path.to_path_buf(),
-            msg: format!("{e} (a Hugging Face config.json of a llama, qwen2 or mistral model is expected)"),
-        })?;
+            msg: format!("{e} (a Hugging Face config.json of a llama, qwen2, mistral or gemma2 model is expected)"),
+        };
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(err)?;
+        if let Some(obj) = value.as_object_mut().filter(|o| o.get("model_type").and_then(|t| t.as_str()) == Some("gemma2")) {
+            for (key, default) in GEMMA2_DEFAULTS {
+                obj.entry(key.to_string()).or_insert_with(default);
+            }
+        }
+        let cfg: LlamaConfig = serde_json::from_value(value).map_err(err)?;
         cfg.validate().map_err(|e| match e {
             Error::Config { msg, .. } => Error::Config { path: path.to_path_buf(), msg },
             other => other,
@@ -167,8 +201,23 @@ impl LlamaConfig {
         if !(self.theta() > 0.0) {
             return bad("field `rope_theta` must be positive".into());
         }
-        if self.hidden_act != "silu" {
-            return bad(format!("hidden_act {:?} is not supported (only \"silu\")", self.hidden_act));
+        match (self.is_gemma2(), self.activation()) {
+            (false, "silu") | (true, "gelu_pytorch_tanh" | "gelu_tanh") => {}
+            (gemma, act) => {
+                let (field, want) = if gemma { ("hidden_activation", "\"gelu_pytorch_tanh\"") } else { ("hidden_act", "\"silu\"") };
+                return bad(format!("{field} {act:?} is not supported for {} (only {want})", self.model_type));
+            }
+        }
+        if self.is_gemma2() {
+            let ok = |v: Option<f64>| v.map_or(true, |c| c > 0.0);
+            if !ok(self.attn_logit_softcapping) || !ok(self.final_logit_softcapping) || !ok(self.query_pre_attn_scalar) {
+                return bad("gemma2: query_pre_attn_scalar and the softcapping values must be positive".into());
+            }
+            if let Some(t) = &self.layer_types {
+                if t.len() != self.num_hidden_layers || t.iter().any(|x| x != "sliding_attention" && x != "full_attention") {
+                    return bad(format!("gemma2: layer_types needs {} entries, each sliding_attention or full_attention", self.num_hidden_layers));
+                }
+            }
         }
         if let Some(rs) = self.scaling() {
             match rs.rope_type.as_str() {
@@ -221,13 +270,47 @@ impl LlamaConfig {
         }
     }
 
-    /// The attention window, if this family uses one.
+    /// The attention window, if this family uses one on every layer (Mistral, Qwen2 when enabled).
     pub fn effective_sliding_window(&self) -> Option<usize> {
         match self.model_type.as_str() {
             "mistral" => self.sliding_window,
             "qwen2" if self.use_sliding_window => self.sliding_window,
             _ => None,
         }
+    }
+
+    pub fn is_gemma2(&self) -> bool {
+        self.model_type == "gemma2"
+    }
+
+    /// The MLP activation's Hugging Face name.
+    pub fn activation(&self) -> &str {
+        match (&self.hidden_activation, self.is_gemma2()) {
+            (Some(a), true) => a,
+            _ => &self.hidden_act,
+        }
+    }
+
+    /// The attention window of layer `i`: Gemma-2 alternates sliding (even layers by default) and
+    /// full attention; the other families use one window (or none) everywhere.
+    pub fn layer_window(&self, i: usize) -> Option<usize> {
+        if !self.is_gemma2() {
+            return self.effective_sliding_window();
+        }
+        let sliding = match &self.layer_types {
+            Some(t) => t.get(i).is_some_and(|x| x == "sliding_attention"),
+            None => i % 2 == 0,
+        };
+        if sliding {
+            self.sliding_window
+        } else {
+            None
+        }
+    }
+
+    /// The attention-score scale when it is not `head_dim^-1/2` (Gemma-2's `query_pre_attn_scalar`).
+    pub fn attention_scale(&self) -> Option<f64> {
+        self.query_pre_attn_scalar.filter(|_| self.is_gemma2()).map(|s| s.powf(-0.5))
     }
 
     /// The end-of-sequence ids (possibly several, as in Llama-3 instruct configs).

@@ -2,6 +2,12 @@
 //! RMSNorm, rotary position embeddings (with Llama-3 scaling), grouped-query attention,
 //! a SwiGLU MLP, and tied or untied output embeddings.
 //!
+//! Gemma-2 is the same skeleton with five differences, each marked `Gemma-2:` below: RMSNorm
+//! scales by `1 + w`; the embedding is multiplied by `sqrt(hidden_size)`; each block has four
+//! norms (around attention and around the MLP, "sandwich" norms) and a GeGLU (tanh-GELU) MLP;
+//! attention scores are scaled by `query_pre_attn_scalar^-1/2` and soft-capped (`c·tanh(s/c)`),
+//! with a sliding window on alternate layers; the final logits are soft-capped.
+//!
 //! Variable names follow the Hugging Face checkpoints exactly (`model.layers.0.self_attn.q_proj.weight`,
 //! ...), so a safetensors file loads into the `VarStore` by name.
 //!
@@ -20,11 +26,26 @@ use tch::{Device, Kind, Tensor};
 pub struct RmsNorm {
     weight: Tensor,
     eps: f64,
+    /// Gemma-2: the scale is `1 + w` (weights stored as offsets from one, initialised to zero),
+    /// applied in f32 before casting back.
+    one_plus: bool,
 }
 
 impl RmsNorm {
     pub fn new(p: nn::Path, size: usize, eps: f64) -> Self {
-        Self { weight: p.var("weight", &[size as i64], Init::Const(1.0)), eps }
+        Self { weight: p.var("weight", &[size as i64], Init::Const(1.0)), eps, one_plus: false }
+    }
+
+    fn gemma(p: nn::Path, size: usize, eps: f64) -> Self {
+        Self { weight: p.var("weight", &[size as i64], Init::Const(0.0)), eps, one_plus: true }
+    }
+
+    fn for_config(p: nn::Path, cfg: &LlamaConfig) -> Self {
+        if cfg.is_gemma2() {
+            Self::gemma(p, cfg.hidden_size, cfg.rms_norm_eps)
+        } else {
+            Self::new(p, cfg.hidden_size, cfg.rms_norm_eps)
+        }
     }
 }
 
@@ -33,7 +54,12 @@ impl Module for RmsNorm {
         let kind = x.kind();
         let xf = x.to_kind(Kind::Float);
         let var = xf.pow_tensor_scalar(2).mean_dim(-1, true, Kind::Float);
-        &self.weight * (xf * (var + self.eps).rsqrt()).to_kind(kind)
+        let normed = xf * (var + self.eps).rsqrt();
+        if self.one_plus {
+            (normed * (self.weight.to_kind(Kind::Float) + 1.0)).to_kind(kind)
+        } else {
+            &self.weight * normed.to_kind(kind)
+        }
     }
 }
 
@@ -57,6 +83,9 @@ struct Attention {
     n_heads: i64,
     n_kv_heads: i64,
     head_dim: i64,
+    /// Gemma-2: the score scale (else `head_dim^-1/2`) and the score soft-cap.
+    scale: Option<f64>,
+    softcap: Option<f64>,
 }
 
 /// `rotate_half` of the HF implementation: `[x1, x2] -> [-x2, x1]` on the last dim.
@@ -72,6 +101,7 @@ impl Attention {
         let (h, hd) = (cfg.hidden_size, cfg.head_dim());
         let (nh, nkv) = (cfg.num_attention_heads, cfg.num_kv_heads());
         let (qkv_bias, o_bias) = cfg.attention_biases();
+        let softcap = cfg.attn_logit_softcapping.filter(|_| cfg.is_gemma2());
         Self {
             q_proj: linear(&p / "q_proj", h, nh * hd, qkv_bias),
             k_proj: linear(&p / "k_proj", h, nkv * hd, qkv_bias),
@@ -80,6 +110,8 @@ impl Attention {
             n_heads: nh as i64,
             n_kv_heads: nkv as i64,
             head_dim: hd as i64,
+            scale: cfg.attention_scale(),
+            softcap,
         }
     }
 
@@ -111,7 +143,16 @@ impl Attention {
         } else {
             (k, v)
         };
-        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(allowed), 0.0, false, None, false);
+        let y = match self.softcap {
+            None => Tensor::scaled_dot_product_attention(&q, &k, &v, Some(allowed), 0.0, false, self.scale, false),
+            // Gemma-2: scores soft-capped before masking, softmax in f32 (as transformers' eager path).
+            Some(cap) => {
+                let scale = self.scale.unwrap_or(1.0 / (self.head_dim as f64).sqrt());
+                let scores = (q.matmul(&k.transpose(2, 3)) * scale / cap).tanh() * cap;
+                let scores = scores.masked_fill(&allowed.logical_not(), f64::NEG_INFINITY);
+                scores.softmax(-1, Kind::Float).to_kind(q.kind()).matmul(&v)
+            }
+        };
         self.o_proj.forward(&y.transpose(1, 2).reshape([b, t, self.n_heads * self.head_dim]))
     }
 }
@@ -122,6 +163,8 @@ struct Mlp {
     gate_proj: nn::Linear,
     up_proj: nn::Linear,
     down_proj: nn::Linear,
+    /// Gemma-2: GeGLU with the tanh approximation of GELU instead of SiLU.
+    gelu_tanh: bool,
 }
 
 impl Mlp {
@@ -131,22 +174,32 @@ impl Mlp {
             gate_proj: linear(&p / "gate_proj", h, i, b),
             up_proj: linear(&p / "up_proj", h, i, b),
             down_proj: linear(&p / "down_proj", i, h, b),
+            gelu_tanh: cfg.is_gemma2(),
         }
     }
 }
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.down_proj.forward(&(self.gate_proj.forward(x).silu() * self.up_proj.forward(x)))
+        let gate = self.gate_proj.forward(x);
+        let act = if self.gelu_tanh { gate.gelu("tanh") } else { gate.silu() };
+        self.down_proj.forward(&(act * self.up_proj.forward(x)))
     }
 }
 
+/// One decoder layer. Llama: `x += attn(input_ln(x)); x += mlp(post_attention_ln(x))`.
+/// Gemma-2 (HF names): `x += post_attention_ln(attn(input_ln(x))); x += post_feedforward_ln(mlp(pre_feedforward_ln(x)))`.
 #[derive(Debug)]
 struct Block {
     input_layernorm: RmsNorm,
     self_attn: Attention,
     post_attention_layernorm: RmsNorm,
     mlp: Mlp,
+    /// Gemma-2 only.
+    pre_feedforward_layernorm: Option<RmsNorm>,
+    post_feedforward_layernorm: Option<RmsNorm>,
+    /// The attention window of this layer, if any.
+    window: Option<usize>,
 }
 
 /// Per-layer keys and values of the tokens seen so far, plus their attention mask.
@@ -202,19 +255,19 @@ impl Llama {
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {
                 let l = &m / "layers" / i;
+                let gemma = cfg.is_gemma2();
                 Block {
-                    input_layernorm: RmsNorm::new(&l / "input_layernorm", cfg.hidden_size, cfg.rms_norm_eps),
+                    input_layernorm: RmsNorm::for_config(&l / "input_layernorm", cfg),
                     self_attn: Attention::new(&l / "self_attn", cfg),
-                    post_attention_layernorm: RmsNorm::new(
-                        &l / "post_attention_layernorm",
-                        cfg.hidden_size,
-                        cfg.rms_norm_eps,
-                    ),
+                    post_attention_layernorm: RmsNorm::for_config(&l / "post_attention_layernorm", cfg),
                     mlp: Mlp::new(&l / "mlp", cfg),
+                    pre_feedforward_layernorm: gemma.then(|| RmsNorm::for_config(&l / "pre_feedforward_layernorm", cfg)),
+                    post_feedforward_layernorm: gemma.then(|| RmsNorm::for_config(&l / "post_feedforward_layernorm", cfg)),
+                    window: cfg.layer_window(i),
                 }
             })
             .collect();
-        let norm = RmsNorm::new(&m / "norm", cfg.hidden_size, cfg.rms_norm_eps);
+        let norm = RmsNorm::for_config(&m / "norm", cfg);
         let lm_head = (with_head && !cfg.tie_word_embeddings).then(|| linear(p / "lm_head", cfg.hidden_size, cfg.vocab_size, false));
         let inv: Vec<f32> = cfg.rope_inv_freq().iter().map(|&f| f as f32).collect();
         let inv_freq = Tensor::from_slice(&inv).to_device(p.device());
@@ -246,9 +299,14 @@ impl Llama {
 
     /// The output projection (tied or untied) applied to hidden states.
     pub fn logits(&self, hidden: &Tensor) -> Tensor {
-        match &self.lm_head {
+        let z = match &self.lm_head {
             Some(head) => head.forward(hidden),
             None => hidden.linear::<Tensor>(&self.embed_tokens.ws, None),
+        };
+        match self.cfg.final_logit_softcapping.filter(|_| self.cfg.is_gemma2()) {
+            // Gemma-2: logits soft-capped, c·tanh(z/c).
+            Some(cap) => (z / cap).tanh() * cap,
+            None => z,
         }
     }
 
@@ -284,28 +342,51 @@ impl Llama {
         let pos = (full_mask.cumsum(1, Kind::Int64) - 1).clamp_min(0).narrow(1, past, t);
         let freqs = pos.to_kind(Kind::Float).unsqueeze(-1) * self.inv_freq.view([1, 1, -1]);
         let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1); // [B,1,t,D]
-        let x = self.embed_tokens.forward(&input_ids.to_device(dev));
+        let mut x = self.embed_tokens.forward(&input_ids.to_device(dev));
+        if self.cfg.is_gemma2() {
+            // Gemma-2: embeddings times sqrt(hidden_size), the scalar rounded to the weights' dtype.
+            let scale = Tensor::from((self.cfg.hidden_size as f64).sqrt()).to_kind(x.kind()).to_device(dev);
+            x = x * scale;
+        }
         let (cos, sin) = (emb.cos().to_kind(x.kind()), emb.sin().to_kind(x.kind()));
         // allowed[b, 0, i, j]: query i (absolute past+i) may attend to key j.
         let qi = Tensor::arange_start(past, s, (Kind::Int64, dev)).view([t, 1]);
         let kj = Tensor::arange(s, (Kind::Int64, dev)).view([1, s]);
-        let mut causal = kj.le_tensor(&qi);
-        if let Some(w) = self.cfg.effective_sliding_window() {
-            causal = causal.logical_and(&(&qi - &kj).lt(w as i64));
-        }
         let key_real = full_mask.ne(0).view([b, 1, 1, s]);
-        // A query always sees itself, so a pad query never has an empty (NaN) softmax row.
-        let allowed = causal.unsqueeze(0).unsqueeze(0).logical_and(&key_real).logical_or(&kj.eq_tensor(&qi));
-        let mut x = x;
+        // allowed under an optional window; a query always sees itself, so a pad query never has
+        // an empty (NaN) softmax row.
+        let mask_for = |window: Option<usize>| {
+            let mut causal = kj.le_tensor(&qi);
+            if let Some(w) = window {
+                causal = causal.logical_and(&(&qi - &kj).lt(w as i64));
+            }
+            causal.unsqueeze(0).unsqueeze(0).logical_and(&key_real).logical_or(&kj.eq_tensor(&qi))
+        };
+        // One mask per distinct window (Gemma-2 alternates two; the others use one).
+        let mut masks: Vec<(Option<usize>, Tensor)> = vec![];
+        for layer in &self.layers {
+            if !masks.iter().any(|(w, _)| *w == layer.window) {
+                masks.push((layer.window, mask_for(layer.window)));
+            }
+        }
         for (i, layer) in self.layers.iter().enumerate() {
             let mut scratch = None;
             let past_kv = match cache.as_deref_mut() {
                 Some(c) => &mut c.layers[i],
                 None => &mut scratch,
             };
-            let h = layer.self_attn.forward(&layer.input_layernorm.forward(&x), &cos, &sin, &allowed, past_kv);
-            x = x + h;
-            x = &x + layer.mlp.forward(&layer.post_attention_layernorm.forward(&x));
+            let allowed = &masks.iter().find(|(w, _)| *w == layer.window).expect("a mask per window").1;
+            let h = layer.self_attn.forward(&layer.input_layernorm.forward(&x), &cos, &sin, allowed, past_kv);
+            match (&layer.pre_feedforward_layernorm, &layer.post_feedforward_layernorm) {
+                (Some(pre), Some(post)) => {
+                    x = x + layer.post_attention_layernorm.forward(&h);
+                    x = &x + post.forward(&layer.mlp.forward(&pre.forward(&x)));
+                }
+                _ => {
+                    x = x + h;
+                    x = &x + layer.mlp.forward(&layer.post_attention_layernorm.forward(&x));
+                }
+            }
         }
         if let Some(c) = cache {
             c.mask = Some(full_mask);

@@ -35,6 +35,17 @@ fn fresh_store(device: Device, kind: Kind) -> VarStore {
     vs
 }
 
+/// The shared steps of every loader: config + tokenizer, a fresh store, the model built by
+/// `build`, weights loaded by name (`allow_missing` may stay at their initialisation).
+fn load_parts<M>(src: &Source, device: Device, kind: Kind, build: impl FnOnce(&tch::nn::Path, &LlamaConfig) -> Result<M>, allow_missing: &[&str]) -> Result<(VarStore, M, Tokenizer, LoadReport)> {
+    let (cfg, tokenizer) = load_config_and_tokenizer(src)?;
+    let files = src.weight_files()?;
+    let vs = fresh_store(device, kind);
+    let model = build(&vs.root(), &cfg)?;
+    let report = load_into(&vs, &files, allow_missing)?;
+    Ok((vs, model, tokenizer, report))
+}
+
 /// A causal language model with its tokenizer.
 #[derive(Debug)]
 pub struct Pretrained {
@@ -52,11 +63,7 @@ impl Pretrained {
     }
 
     pub fn load_from(src: &Source, device: Device, kind: Kind) -> Result<Self> {
-        let (cfg, tokenizer) = load_config_and_tokenizer(src)?;
-        let files = src.weight_files()?;
-        let vs = fresh_store(device, kind);
-        let model = Llama::new(&vs.root(), &cfg)?;
-        let report = load_into(&vs, &files, &[])?;
+        let (vs, model, tokenizer, report) = load_parts(src, device, kind, Llama::new, &[])?;
         Ok(Self { vs, model, tokenizer, source: src.clone(), report })
     }
 }
@@ -78,11 +85,7 @@ impl PretrainedReward {
     }
 
     pub fn load_from(src: &Source, device: Device, kind: Kind) -> Result<Self> {
-        let (cfg, tokenizer) = load_config_and_tokenizer(src)?;
-        let files = src.weight_files()?;
-        let vs = fresh_store(device, kind);
-        let model = RewardModel::new(&vs.root(), &cfg)?;
-        let report = load_into(&vs, &files, &["score.weight"])?;
+        let (vs, model, tokenizer, report) = load_parts(src, device, kind, RewardModel::new, &["score.weight"])?;
         Ok(Self { vs, model, tokenizer, source: src.clone(), report })
     }
 }

@@ -52,14 +52,10 @@ mod tests {
 
     #[test]
     fn reward_is_read_at_the_last_real_token_whatever_the_padding() {
-        let cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
-            "model_type": "llama", "vocab_size": 30, "hidden_size": 16, "intermediate_size": 32,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "rms_norm_eps": 1e-6, "max_position_embeddings": 32
-        }))
-        .unwrap();
-        tch::manual_seed(3);
+        let cfg = crate::model::tiny::config("llama", 30, 16, 32, 1, 2);
         let vs = nn::VarStore::new(Device::Cpu);
         let rm = RewardModel::new(&vs.root(), &cfg).unwrap();
+        crate::model::tiny::init_seeded(&vs, 3, 0.2);
         let names = vs.variables();
         assert!(names.contains_key("score.weight") && !names.contains_key("lm_head.weight"));
         let alone = rm.forward(&Tensor::from_slice(&[4i64, 5, 6]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu)));

@@ -1,5 +1,5 @@
 //! Chat templates of the supported families, rendered in Rust: Llama-3, ChatML (Qwen2),
-//! Mistral (instruct v0.1/v0.2) and Zephyr. Each renders exactly what transformers'
+//! Mistral (instruct v0.1/v0.2), Zephyr and Gemma. Each renders exactly what transformers'
 //! `apply_chat_template` renders with the family's Jinja template (checked against it in the
 //! parity tests), and [`ChatTemplate::render_split`] exposes the prompt/response boundary.
 
@@ -40,6 +40,8 @@ pub enum Family {
     Mistral,
     /// `<|role|>\n{content}{eos}\n`.
     Zephyr,
+    /// `{bos}` then `<start_of_turn>{user|model}\n{content|trim}<end_of_turn>\n`; no system role.
+    Gemma,
 }
 
 /// Where the response span starts in a (prompt, response) pair.
@@ -74,10 +76,11 @@ impl ChatTemplate {
             "chatml" | "qwen2" => Family::ChatMl,
             "mistral" => Family::Mistral,
             "zephyr" => Family::Zephyr,
+            "gemma" | "gemma2" => Family::Gemma,
             other => {
                 return Err(Error::invalid(
                     "chat template",
-                    format!("{other:?} is not one of llama3, chatml, qwen2, mistral, zephyr"),
+                    format!("{other:?} is not one of llama3, chatml, qwen2, mistral, zephyr, gemma"),
                 ))
             }
         };
@@ -98,10 +101,12 @@ impl ChatTemplate {
             Family::Mistral
         } else if jinja.contains("<|assistant|>") {
             Family::Zephyr
+        } else if jinja.contains("<start_of_turn>") {
+            Family::Gemma
         } else {
             return Err(Error::invalid(
                 "tokenizer_config.json: chat_template",
-                "is not a Llama-3, ChatML/Qwen2, Mistral or Zephyr template; name one explicitly",
+                "is not a Llama-3, ChatML/Qwen2, Mistral, Zephyr or Gemma template; name one explicitly",
             ));
         };
         let mut t = Self::new(fam, bos, eos);
@@ -118,6 +123,7 @@ impl ChatTemplate {
             Family::ChatMl => "<|im_start|>assistant\n",
             Family::Mistral => "",
             Family::Zephyr => "<|assistant|>\n",
+            Family::Gemma => "<start_of_turn>model\n",
         }
     }
 
@@ -176,6 +182,20 @@ impl ChatTemplate {
             Family::Zephyr => {
                 for m in messages {
                     out.push_str(&format!("<|{}|>\n{}{}\n", m.role, m.content, self.eos));
+                }
+            }
+            Family::Gemma => {
+                out.push_str(&self.bos);
+                for (i, m) in messages.iter().enumerate() {
+                    let role = match m.role.as_str() {
+                        "system" => return Err(Error::invalid(format!("message {i}"), "Gemma's template has no system role: fold it into the first user turn")),
+                        "assistant" => "model",
+                        r => r,
+                    };
+                    if (role == "user") != (i % 2 == 0) {
+                        return Err(Error::invalid(format!("message {i}"), "Gemma chats must alternate user/assistant"));
+                    }
+                    out.push_str(&format!("<start_of_turn>{role}\n{}<end_of_turn>\n", m.content.trim()));
                 }
             }
         }
@@ -269,10 +289,23 @@ mod tests {
     }
 
     #[test]
+    fn gemma_rendering() {
+        // gemma-2-9b-it's template: BOS once, "model" for the assistant, content trimmed.
+        let t = ChatTemplate::detect("{{ bos_token }}{% for message in messages %}<start_of_turn>{{ role }}", "<bos>", "<eos>").unwrap();
+        assert_eq!(t.family, Family::Gemma);
+        let s = t.render(&chat()[1..3], true).unwrap();
+        assert_eq!(s, "<bos><start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>model\n");
+        let (p, r) = t.render_split(&chat()[1..2], " Hello! ", ResponseSpan::WithHeader).unwrap();
+        assert_eq!((p.as_str(), r.as_str()), ("<bos><start_of_turn>user\nHi there<end_of_turn>\n", "<start_of_turn>model\nHello!<end_of_turn>\n"));
+    }
+
+    #[test]
     fn unknown_roles_and_templates_are_errors() {
         let t = ChatTemplate::from_name("zephyr", "<s>", "</s>").unwrap();
         assert!(t.render(&[Message::new("tool", "x")], false).is_err());
-        assert!(ChatTemplate::from_name("gemma", "", "").is_err());
+        assert!(ChatTemplate::from_name("phi3", "", "").is_err());
+        let g = ChatTemplate::from_name("gemma", "<bos>", "<eos>").unwrap();
+        assert!(g.render(&chat(), false).unwrap_err().to_string().contains("system"));
         assert!(ChatTemplate::detect("{{ messages }}", "", "").is_err());
     }
 }

@@ -152,7 +152,7 @@ impl Tokenizer {
     /// Ids that end an assistant turn: EOS and the template's end-of-turn token.
     pub fn stop_tokens(&self) -> Vec<i64> {
         let mut v: Vec<i64> = self.eos_id().into_iter().collect();
-        for t in ["<|eot_id|>", "<|im_end|>"] {
+        for t in ["<|eot_id|>", "<|im_end|>", "<end_of_turn>"] {
             if let Some(id) = self.token_id(t) {
                 if !v.contains(&id) {
                     v.push(id);

@@ -283,6 +283,11 @@ pub fn train(
     let pb = crate::progress::bar(stop, objective.name(), "steps");
     pb.set_position(state.step);
     let mut summary = TrainSummary { resumed_from, ..Default::default() };
+    // A resumed run reports the last logged step's loss and accuracy until it logs its own.
+    let last = |k: &str| state.extra.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    if resumed_from.is_some() {
+        (summary.final_loss, summary.final_accuracy) = (last("loss"), last("accuracy"));
+    }
     while state.step < stop {
         let epoch = state.step / steps_per_epoch;
         let order = epoch_order(pairs.len(), cfg.seed, epoch);
@@ -322,6 +327,8 @@ pub fn train(
         summary.final_loss = loss;
         summary.final_accuracy = acc;
         if (cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0) || state.step == stop {
+            state.extra["loss"] = serde_json::json!(loss);
+            state.extra["accuracy"] = serde_json::json!(acc);
             checkpoint::save(&ckpt_dir, vs, &opt, &state, cfg.keep_checkpoints)?;
         }
     }

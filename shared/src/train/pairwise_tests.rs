@@ -136,6 +136,11 @@ fn resume_replays_the_same_run() {
     let b = std::fs::read_to_string(dir.path().join("b/metrics.csv")).unwrap();
     assert_eq!(a.lines().count(), 5);
     assert_eq!(a, b, "resumed metric log must equal the straight one");
+    // Resuming a finished run trains nothing and reports the last step's loss, not zero.
+    let (mut again, m3) = tiny(5);
+    let done = train(&m3, &mut again, &obj, &ps, Some(&r), &c4, &dir.path().join("b")).unwrap();
+    assert_eq!((done.resumed_from, done.steps), (Some(4), 4));
+    assert!((done.final_loss - s.final_loss).abs() < 1e-12 && done.final_loss > 0.0, "{} vs {}", done.final_loss, s.final_loss);
 }
 
 #[test]

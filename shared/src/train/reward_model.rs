@@ -138,19 +138,14 @@ pub fn train(rm: &RewardModel, vs: &nn::VarStore, train_pairs: &[Pair], heldout:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::LlamaConfig;
     use tch::Device;
 
     #[test]
     fn learns_a_separable_preference_and_reports_heldout_accuracy() {
-        let cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
-            "model_type": "llama", "vocab_size": 30, "hidden_size": 16, "intermediate_size": 32,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "rms_norm_eps": 1e-6, "max_position_embeddings": 32
-        }))
-        .unwrap();
-        tch::manual_seed(0);
+        let cfg = crate::model::tiny::config("llama", 30, 16, 32, 1, 2);
         let vs = nn::VarStore::new(Device::Cpu);
         let rm = RewardModel::new(&vs.root(), &cfg).unwrap();
+        crate::model::tiny::init_seeded(&vs, 0, 0.2);
         // The judged rule: responses ending in token 7 beat responses ending in token 8.
         let mk = |i: i64| Pair { prompt: vec![1, 2 + i % 5], chosen: vec![10 + i % 9, 7], rejected: vec![10 + (i + 3) % 9, 8] };
         let train_pairs: Vec<Pair> = (0..24).map(mk).collect();
