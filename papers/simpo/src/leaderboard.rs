@@ -8,7 +8,8 @@
 //! - LC from the stored GLM weights `σ(w_not_gamed + w_difficulty · d)` over the spec's test vector
 //!   d = [−1, 0, 1] (the real per-instruction difficulties are not on GitHub, so the leaderboard LC
 //!   itself cannot be recomputed offline);
-//! - WR / LC from judge annotations only when `annotations.json` is present (≥ 4 MiB upstream, absent
+//! - WR from judge annotations when `annotations.json` is present, and the leaderboard LC from the
+//!   stored weights over upstream's difficulties when `alpaca_eval_hub` was fetched (≥ 4 MiB upstream / HF only, absent
 //!   from the fetched mirror) — otherwise the table says so.
 
 use anyhow::{bail, Context, Result};
@@ -135,6 +136,11 @@ pub fn avg_length(data_root: &Path, model: &str) -> Result<(u64, usize)> {
     Ok(((total as f64 / outputs.len() as f64).floor() as u64, outputs.len()))
 }
 
+/// Upstream's `instruction_difficulty.csv`, when `cargo xtask fetch alpaca_eval_hub` could get it.
+pub fn difficulty_path(data_root: &Path) -> Option<PathBuf> {
+    Some(data_root.join("alpaca_eval_hub/instruction_difficulty.csv")).filter(|p| p.exists())
+}
+
 /// Whether the (optional) judge annotations of `model` are present.
 pub fn annotations_path(data_root: &Path, model: &str) -> Option<PathBuf> {
     let p = alpaca_root(data_root).join("results").join(model).join("weighted_alpaca_eval_gpt4_turbo/annotations.json");
@@ -158,12 +164,23 @@ pub fn leaderboard_table(data_root: &Path) -> Result<Table> {
         ]);
         let w = glm_weights(data_root, model)?;
         t.push(vec![Cell::text(model), Cell::text("LC (d = [−1, 0, 1])"), Cell::Missing, Cell::num(w.lc_over(&TEST_DIFFICULTIES), 4), Cell::text("stored GLM weights, spec test vector")]);
+        // With the judge annotations (optional upstream files, ≥ 4 MiB), the raw win rate exactly.
         match annotations_path(data_root, model) {
-            // The shared WR/LC evaluators are not on main yet; the published values stand alone.
-            Some(p) => t.push(vec![Cell::text(model), Cell::text("WR"), Cell::num(row.win_rate, 4), Cell::Missing, Cell::text(format!("annotations at {} (evaluator not wired yet)", p.display()))]),
-            None => t.push(vec![Cell::text(model), Cell::text("WR"), Cell::num(row.win_rate, 4), Cell::Missing, Cell::text("annotations not available (≥ 4 MiB upstream)")]),
+            Some(_) => {
+                let ann = shared::eval::alpaca_eval::load_annotations(&alpaca_root(data_root), model)?;
+                let wr = ann.win_rate()?;
+                t.push(vec![Cell::text(model), Cell::text("WR"), Cell::num(row.win_rate, 4), Cell::num(wr.win_rate, 4), Cell::text(format!("judge annotations ({} records)", wr.n_total))]);
+            }
+            None => t.push(vec![Cell::text(model), Cell::text("WR"), Cell::num(row.win_rate, 4), Cell::Missing, Cell::text("annotations not available (≥ 4 MiB upstream; fetched when GitHub is reachable)")]),
         }
-        t.push(vec![Cell::text(model), Cell::text("LC"), Cell::num(row.lc, 4), Cell::Missing, Cell::text("needs the 805 instruction difficulties (HF dataset, not fetched)")]);
+        // With upstream's instruction difficulties (HF dataset), the leaderboard LC from the stored weights.
+        match difficulty_path(data_root) {
+            Some(p) => {
+                let d = shared::eval::alpaca_eval::load_instruction_difficulty(&p)?;
+                t.push(vec![Cell::text(model), Cell::text("LC"), Cell::num(row.lc, 4), Cell::num(w.lc_over(&d), 4), Cell::text(format!("stored GLM weights over upstream's {} difficulties", d.len()))]);
+            }
+            None => t.push(vec![Cell::text(model), Cell::text("LC"), Cell::num(row.lc, 4), Cell::Missing, Cell::text("needs upstream's 805 instruction difficulties (HF dataset; `cargo xtask fetch alpaca_eval_hub` where huggingface.co is reachable)")]),
+        }
     }
     t.note("Published = the leaderboard CSV of tatsu-lab/alpaca_eval at cd543a1; recomputed = from the fetched model_outputs.json and stored GLM weights.");
     t.note("The paper reports LC 44.7 (Llama-3-Instruct-8B-SimPO) and 72.4 (gemma-2-9b-it-SimPO): the leaderboard rows, rounded.");
@@ -222,5 +239,23 @@ mod tests {
         let e = format!("{:#}", leaderboard_row(Path::new("/nonexistent"), MODELS[0]).unwrap_err());
         assert!(e.contains("weighted_alpaca_eval_gpt4_turbo_leaderboard.csv") && e.contains("fetch"), "{e}");
         assert!(format!("{:#}", avg_length(&root, "no-such-model").unwrap_err()).contains("model_outputs.json"));
+    }
+
+    #[test]
+    fn with_upstream_difficulties_the_lc_row_is_recomputed() {
+        let Some(root) = data() else { return };
+        let tmp = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(root.join("alpaca_eval"), tmp.path().join("alpaca_eval")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("alpaca_eval_hub")).unwrap();
+        // A stand-in difficulty file in upstream's layout (index column, then the value).
+        let d: Vec<f64> = (0..805).map(|i| (i % 7) as f64 / 3.0 - 1.0).collect();
+        let csv: String = std::iter::once("instruction,instruction_difficulty\n".to_string()).chain(d.iter().enumerate().map(|(i, v)| format!("i{i},{v}\n"))).collect();
+        std::fs::write(tmp.path().join("alpaca_eval_hub/instruction_difficulty.csv"), csv).unwrap();
+        let t = leaderboard_table(tmp.path()).unwrap();
+        let want = glm_weights(&root, MODELS[0]).unwrap().lc_over(&d);
+        let csv = t.to_csv();
+        let line = csv.lines().find(|l| l.starts_with(&format!("{},LC,", MODELS[0]))).unwrap();
+        let got: f64 = line.split(',').nth(3).unwrap().parse().unwrap();
+        assert!((got - want).abs() < 1e-4, "{line} vs {want}");
     }
 }
