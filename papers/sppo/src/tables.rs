@@ -119,7 +119,7 @@ pub fn claims(o: &Outcome, cfg: &crate::config::MiniConfig) -> Table {
                     format!("{s} Iter{last} beats {b} Iter{last} (WR_base)").into(),
                     format!("LC 28.53 vs {}", if b == "DPO" { "22.30" } else { "20.06" }).into(),
                     format!("{:.3} vs {:.3} (s.e. {:.3} / {:.3})", a.wr_base, c.wr_base, a.wr_base_se, c.wr_base_se).into(),
-                    yes(a.wr_base > c.wr_base),
+                    if a.wr_base > c.wr_base && a.wr_base - c.wr_base < a.wr_base_se.max(c.wr_base_se) { "yes, within 1 s.e.".into() } else { yes(a.wr_base > c.wr_base) },
                 ]);
                 let grow = |m: &str| row(o, m, last).map(|r| r.len).unwrap_or(f64::NAN) - o.base_len;
                 t.push(vec![
