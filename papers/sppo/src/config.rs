@@ -82,7 +82,7 @@ impl MiniConfig {
         if self.samples < 2 || self.eval.samples == 0 || self.eval.prompts == 0 {
             bail!("samples must be ≥ 2, eval.samples and eval.prompts ≥ 1");
         }
-        if !(self.temperature > 0.0) || !(self.top_p > 0.0 && self.top_p <= 1.0) {
+        if self.temperature.is_nan() || self.temperature <= 0.0 || self.top_p.is_nan() || self.top_p <= 0.0 || self.top_p > 1.0 {
             bail!("temperature must be > 0 and top_p in (0, 1]");
         }
         let t = &self.train;

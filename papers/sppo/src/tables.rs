@@ -52,9 +52,12 @@ pub fn iterations_table(o: &Outcome) -> Table {
     t
 }
 
+/// (LC %, WR %, length in characters) of Iter1, Iter2, Iter3.
+type PaperRows = [(f64, f64, f64); 3];
+
 /// Paper Table 1 (Mistral-7B rows, AlpacaEval 2.0) beside the miniature's rows.
 pub fn table1(o: &Outcome) -> Table {
-    let paper: &[(&str, [(f64, f64, f64); 3])] = &[
+    let paper: &[(&str, PaperRows)] = &[
         ("DPO", [(23.81, 20.44, 1723.0), (24.23, 24.46, 2028.0), (22.30, 23.39, 2189.0)]),
         ("IPO", [(23.78, 20.77, 1693.0), (21.08, 23.38, 2660.0), (20.06, 22.47, 2760.0)]),
         ("SPPO", [(24.79, 23.51, 1855.0), (26.89, 27.62, 2019.0), (28.53, 31.02, 2163.0)]),

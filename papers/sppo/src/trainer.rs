@@ -68,6 +68,7 @@ fn pick(v: &[f64], idx: &[usize]) -> Tensor {
 }
 
 /// Train `model` (weights in `vs`) for one epoch with `objective`; `seed` orders the batches.
+#[allow(clippy::too_many_arguments)]
 pub fn train_iteration(model: &Llama, vs: &VarStore, objective: &Objective, lr: f64, data: &[TrainPair], cfg: &Train, pad: i64, seed: u64) -> Result<TrainStats> {
     anyhow::ensure!(!data.is_empty(), "no training pairs (every group's samples tied)");
     let data: Vec<TrainPair> = data
