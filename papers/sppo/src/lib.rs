@@ -1,0 +1,14 @@
+//! SPPO: Self-Play Preference Optimization for Language Model Alignment (Wu et al., ICLR 2025).
+//!
+//! Read in this order: [`winrate`] (how `Phat(y > pi_t)` is estimated from K samples: the paper's
+//! direct average and the released code's score-sigmoid form), [`loss`] (the `sppo` and
+//! `sppo_single` square losses, eq. 4.12, next to the DPO/IPO baselines), [`trainer`] (one
+//! iteration's training against the frozen previous iterate), then [`pipeline`] (the miniature:
+//! 3 iterations on 3 disjoint prompt splits) and [`tables`].
+
+pub mod config;
+pub mod loss;
+pub mod pipeline;
+pub mod tables;
+pub mod trainer;
+pub mod winrate;

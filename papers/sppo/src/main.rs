@@ -1,0 +1,62 @@
+//! `cargo xtask reproduce sppo [--scale smoke|mini]`: regenerate the SPPO tables.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use shared::cli::{RunArgs, Scale};
+use sppo::config::{config_dir, MiniConfig};
+use sppo::{pipeline, tables};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "sppo", about = "Reproduce SPPO (Wu et al. 2024) in miniature")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Another miniature config (default: configs/<scale>.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(args: Args) -> Result<()> {
+    let a = args.run;
+    if a.scale == Scale::Paper {
+        bail!("SPPO's paper scale (Mistral-7B, PairRM, 3 x 20k prompts, 8 x A100) is not implemented; run --scale mini or smoke");
+    }
+    let cfg_path = args.config.unwrap_or_else(|| config_dir().join(format!("{}.toml", a.scale.name())));
+    let cfg = MiniConfig::load(&cfg_path)?;
+    let cfg_text = toml::to_string(&cfg)?;
+    println!("== SPPO, {} scale, seed {}; config {}:\n{cfg_text}", a.scale.name(), a.seed, cfg_path.display());
+    if a.dry_run {
+        println!(
+            "plan: SFT base (cached); {} methods x {} iterations on {} prompts per split, K = {}; evaluation on {} prompts after each iteration",
+            cfg.methods.len(),
+            cfg.iterations,
+            cfg.prompts_per_split,
+            cfg.samples,
+            cfg.eval.prompts
+        );
+        return Ok(());
+    }
+    let threads = a.threads.unwrap_or(cfg.threads);
+    shared::device::set_threads(threads);
+    shared::device::seed_torch(a.seed);
+    let device = shared::device::resolve(&a.device)?;
+    let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/sppo"));
+    let o = pipeline::run(&cfg, a.scale, a.seed, device)?;
+    let info = tables::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_toml: &cfg_text };
+    let claims = tables::save_all(&o, &cfg, &out, &info).context("writing the results")?;
+    println!("\n{}", claims.to_markdown());
+    println!("SFT base {}; total {:.1} min; tables in {}", if o.base_trained { "trained now" } else { "loaded from the cache" }, o.seconds / 60.0, out.display());
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The miniature (spec "Miniature reproduction (proposal)", harness `nash-mini`), top to bottom:
+//!
+//! 1. the world's cached SFT base `pi_0`, and the nash-mini general preference
+//!    `P(y > y') = sigmoid(6(q - q') + 1.5 R(st, st') + 0.5 tanh((|y| - |y'|)/8))` (intransitive);
+//! 2. `iterations` disjoint prompt splits; for each method, from a copy of `pi_0`, per iteration t:
+//!    K samples per prompt from `pi_t` (T = 1) → the K×K logit matrix of the preference →
+//!    `Phat`, `y_w = argmax s`, `y_l = argmin s` ([`crate::winrate`]) → one epoch of training against
+//!    the frozen `pi_t` ([`crate::trainer`]) → `pi_{t+1}`;
+//!    iteration 1 samples `pi_0` with one seed, so every method trains on identical pairs there;
+//!    later iterations are on-policy for each method (its own iterate samples and is the reference);
+//! 3. after each iteration: `WR_base` (expected preference of `pi_t`'s samples over `pi_0`'s, 4 pairs per
+//!    evaluation prompt, the same sampling seed for every model), `WR_prev`, mean oracle `q`, mean
+//!    length, `KLhat(pi_t || pi_0)`; the world's standard mini AlpacaEval for the final iterates.
+
+use crate::config::{Method, MiniConfig};
+use crate::trainer::{train_iteration, TrainPair, TrainStats};
+use crate::winrate::estimate;
+use anyhow::{Context, Result};
+use shared::model::generate::GenerateConfig;
+use shared::model::{sequence_logps, Llama, TokenBatch};
+use shared::train::onpolicy::sample_groups;
+use shared::train::pairwise::Pair;
+use shared::world::alpaca::{mean_and_se, EvalRow, MiniAlpacaEval};
+use shared::world::base::{self, Base, BaseConfig};
+use shared::world::judge::{PairwiseConfig as JudgeConfig, PairwiseJudge};
+use shared::world::policy::{decoding, sample_texts, MAX_RESPONSE_TOKENS};
+use shared::world::{rng, Prompt, World, WorldConfig};
+use std::time::Instant;
+use tch::{nn::VarStore, Kind};
+
+/// The preference data of one iteration of one method.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataStats {
+    pub pairs: usize,
+    /// Prompts whose K samples all tied (no pair).
+    pub tied: usize,
+    pub phat_w: f64,
+    pub phat_l: f64,
+    pub q_w: f64,
+    pub q_l: f64,
+    pub len_w: f64,
+    pub len_l: f64,
+}
+
+/// One row of the per-iteration table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IterRow {
+    pub method: String,
+    pub iteration: usize,
+    pub wr_base: f64,
+    pub wr_base_se: f64,
+    pub wr_prev: f64,
+    pub q: f64,
+    pub len: f64,
+    pub kl: f64,
+    pub data: DataStats,
+    pub train: TrainStats,
+    pub seconds: f64,
+}
+
+pub struct Outcome {
+    pub base_q: f64,
+    pub base_len: f64,
+    pub rows: Vec<IterRow>,
+    /// The standard mini AlpacaEval: the SFT base, then each method's final iterate.
+    pub alpaca: Vec<EvalRow>,
+    pub base_trained: bool,
+    pub seconds: f64,
+}
+
+/// Evaluation samples of one model: per prompt, `samples` responses (text and ids with stop).
+struct EvalSamples {
+    texts: Vec<Vec<String>>,
+    ids: Vec<Vec<Vec<i64>>>,
+}
+
+struct Ctx<'a> {
+    cfg: &'a MiniConfig,
+    world: World,
+    nash: PairwiseJudge,
+    base: Base,
+    splits: Vec<Vec<Prompt>>,
+    split_ids: Vec<Vec<Vec<i64>>>,
+    eval_prompts: Vec<Prompt>,
+    eval_ids: Vec<Vec<i64>>,
+    seed: u64,
+}
+
+/// `n_splits` disjoint splits of `n` distinct training prompts each (by prompt text).
+fn disjoint_splits(world: &World, n_splits: usize, n: usize, seed: u64) -> Result<Vec<Vec<Prompt>>> {
+    let mut r = rng(seed, "sppo-splits");
+    let mut seen = std::collections::HashSet::new();
+    let mut all = vec![];
+    let mut tries = 0usize;
+    while all.len() < n_splits * n {
+        tries += 1;
+        anyhow::ensure!(tries <= 100 * n_splits * n, "the world has fewer than {} distinct training prompts", n_splits * n);
+        let x = world.train_prompts(1, &mut r).remove(0);
+        if seen.insert(x.text()) {
+            all.push(x);
+        }
+    }
+    Ok(all.chunks(n).map(|c| c.to_vec()).collect())
+}
+
+fn with_stop(y: &[i64], eos: i64) -> Vec<i64> {
+    let mut y = y.to_vec();
+    if y.len() < MAX_RESPONSE_TOKENS {
+        y.push(eos);
+    }
+    y
+}
+
+fn gen(ctx: &Ctx, temperature: f64, top_p: f64, seed: u64) -> GenerateConfig {
+    GenerateConfig { max_new_tokens: MAX_RESPONSE_TOKENS, temperature, top_p, stop_tokens: vec![ctx.base.tok.eos], seed }
+}
+
+fn eval_samples(ctx: &Ctx, model: &Llama) -> Result<EvalSamples> {
+    let g = gen(ctx, 1.0, 1.0, ctx.seed ^ 0xe7a1);
+    let raw = sample_groups(model, &ctx.eval_ids, ctx.base.tok.pad, ctx.cfg.eval.samples, ctx.cfg.prompts_per_batch, &g)?;
+    let texts = raw.iter().map(|g| g.iter().map(|y| ctx.base.tok.decode_response(y)).collect()).collect();
+    let ids = raw.iter().map(|g| g.iter().map(|y| with_stop(y, ctx.base.tok.eos)).collect()).collect();
+    Ok(EvalSamples { texts, ids })
+}
+
+/// Mean (and s.e. over prompts) of `P(a_k > b_k)` under the nash-mini preference.
+fn win_rate(ctx: &Ctx, a: &EvalSamples, b: &EvalSamples) -> (f64, f64) {
+    let per_prompt: Vec<f64> = ctx
+        .eval_prompts
+        .iter()
+        .enumerate()
+        .map(|(i, x)| a.texts[i].iter().zip(&b.texts[i]).map(|(ya, yb)| ctx.nash.prob(x, ya, yb)).sum::<f64>() / a.texts[i].len() as f64)
+        .collect();
+    mean_and_se(&per_prompt)
+}
+
+/// Mean oracle score and length of the evaluation samples.
+fn quality(ctx: &Ctx, s: &EvalSamples) -> (f64, f64) {
+    let grades: Vec<_> = ctx.eval_prompts.iter().zip(&s.texts).flat_map(|(x, ys)| ys.iter().map(|y| ctx.world.oracle.grade(x, y))).collect();
+    let n = grades.len().max(1) as f64;
+    (grades.iter().map(|g| g.score).sum::<f64>() / n, grades.iter().map(|g| g.length as f64).sum::<f64>() / n)
+}
+
+/// Summed log-probs of every evaluation sample under `model`.
+fn sample_logps(ctx: &Ctx, model: &Llama, s: &EvalSamples) -> Result<Vec<f64>> {
+    let seqs: Vec<(Vec<i64>, Vec<i64>)> = ctx.eval_ids.iter().zip(&s.ids).flat_map(|(p, ys)| ys.iter().map(move |y| (p.clone(), y.clone()))).collect();
+    let mut out = vec![];
+    tch::no_grad(|| -> Result<()> {
+        for chunk in seqs.chunks(128) {
+            let lp = sequence_logps(model, &TokenBatch::from_pairs(chunk, ctx.base.tok.pad, model.device())).sum;
+            out.extend(Vec::<f64>::try_from(lp.to_kind(Kind::Double))?);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// `KLhat(pi_t || pi_0) = mean_{y ~ pi_t} [log pi_t(y|x) - log pi_0(y|x)]`.
+fn kl_hat(ctx: &Ctx, model: &Llama, s: &EvalSamples) -> Result<f64> {
+    let (a, b) = (sample_logps(ctx, model, s)?, sample_logps(ctx, &ctx.base.model, s)?);
+    Ok(a.iter().zip(&b).map(|(x, y)| x - y).sum::<f64>() / a.len().max(1) as f64)
+}
+
+/// K samples per prompt of split `t` from `model`.
+fn sample_split(ctx: &Ctx, model: &Llama, t: usize) -> Result<Vec<Vec<Vec<i64>>>> {
+    let g = gen(ctx, ctx.cfg.temperature, ctx.cfg.top_p, ctx.seed ^ 0x5bb0_0000 ^ (t as u64 * 1_000_003));
+    Ok(sample_groups(model, &ctx.split_ids[t], ctx.base.tok.pad, ctx.cfg.samples, ctx.cfg.prompts_per_batch, &g)?)
+}
+
+/// The training pairs of split `t` from its sampled groups.
+fn build_pairs(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Vec<TrainPair>, DataStats) {
+    let tok = &ctx.base.tok;
+    let mut out = vec![];
+    let mut st = DataStats::default();
+    for (i, g) in groups.iter().enumerate() {
+        let x = &ctx.splits[t][i];
+        let grades: Vec<_> = g.iter().map(|y| ctx.world.oracle.grade(x, &tok.decode_response(y))).collect();
+        let c: Vec<Vec<f64>> = grades.iter().map(|gi| grades.iter().map(|gj| ctx.nash.z_graded(gi, gj)).collect()).collect();
+        let e = estimate(m.objective.phat_mode(), &c);
+        if e.winner == e.loser {
+            st.tied += 1;
+            continue;
+        }
+        let (w, l) = (&grades[e.winner], &grades[e.loser]);
+        st.phat_w += e.phat_w();
+        st.phat_l += e.phat_l();
+        st.q_w += w.score;
+        st.q_l += l.score;
+        st.len_w += w.length as f64;
+        st.len_l += l.length as f64;
+        let pair = Pair { prompt: ctx.split_ids[t][i].clone(), chosen: with_stop(&g[e.winner], tok.eos), rejected: with_stop(&g[e.loser], tok.eos) };
+        out.push(TrainPair { pair, phat_w: e.phat_w(), phat_l: e.phat_l(), p_wl: e.p_wl });
+    }
+    st.pairs = out.len();
+    let n = st.pairs.max(1) as f64;
+    for v in [&mut st.phat_w, &mut st.phat_l, &mut st.q_w, &mut st.q_l, &mut st.len_w, &mut st.len_l] {
+        *v /= n;
+    }
+    (out, st)
+}
+
+fn copy_of_base(ctx: &Ctx) -> Result<(VarStore, Llama)> {
+    let mut vs = VarStore::new(ctx.base.vs.device());
+    let model = Llama::new(&vs.root(), ctx.base.model.config())?;
+    vs.copy(&ctx.base.vs).context("copying the SFT base")?;
+    Ok((vs, model))
+}
+
+fn alpaca_row(ctx: &Ctx, bench: &MiniAlpacaEval, model: &Llama, name: &str) -> Result<EvalRow> {
+    let g = decoding(ctx.cfg.eval.alpaca_temperature, ctx.seed ^ 0xa1fa, &ctx.base.tok);
+    let ys = sample_texts(model, &ctx.base.tok, &bench.prompts, &g, ctx.cfg.prompts_per_batch)?;
+    Ok(bench.evaluate(&ctx.world, name, &ys, &mut rng(ctx.seed, "sppo-judge-order"))?)
+}
+
+/// Run the whole miniature.
+pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::Device) -> Result<Outcome> {
+    let started = Instant::now();
+    let world = World::new(WorldConfig::default())?;
+    eprintln!("==> SFT base ({} scale; cached after the first run)", scale.name());
+    let base = base::ensure(&world, &BaseConfig::for_scale(scale), seed, &base::checkpoints_root(), device)?;
+    let base_trained = base.trained;
+    let mut bench = MiniAlpacaEval::new(&world);
+    bench.prompts.truncate(cfg.eval.prompts);
+    bench.baseline.truncate(cfg.eval.prompts);
+    let splits = disjoint_splits(&world, cfg.iterations, cfg.prompts_per_split, seed)?;
+    let enc = |ps: &[Prompt]| ps.iter().map(|x| base.tok.encode_prompt(&x.text())).collect::<shared::Result<Vec<_>>>();
+    let split_ids = splits.iter().map(|s| enc(s)).collect::<shared::Result<Vec<_>>>()?;
+    let eval_prompts = bench.prompts.clone();
+    let eval_ids = enc(&eval_prompts)?;
+    let nash = PairwiseJudge::new(JudgeConfig::nash_mini(), world.oracle.clone());
+    let ctx = Ctx { cfg, world, nash, base, splits, split_ids, eval_prompts, eval_ids, seed };
+
+    let base_samples = eval_samples(&ctx, &ctx.base.model)?;
+    let (base_q, base_len) = quality(&ctx, &base_samples);
+    let mut alpaca = vec![alpaca_row(&ctx, &bench, &ctx.base.model, "SFT (pi_0)")?];
+    eprintln!("==> pi_0: q {base_q:.3}, length {base_len:.1}");
+    let first_groups = sample_split(&ctx, &ctx.base.model, 0)?; // identical iteration-1 data for every method
+    let mut rows = vec![];
+    for m in &cfg.methods {
+        let (vs, model) = copy_of_base(&ctx)?;
+        let mut prev = None::<EvalSamples>;
+        for t in 0..cfg.iterations {
+            let t0 = Instant::now();
+            let groups = if t == 0 { first_groups.clone() } else { sample_split(&ctx, &model, t)? };
+            let (pairs, data) = build_pairs(&ctx, m, t, &groups);
+            let train = train_iteration(&model, &vs, &m.objective, m.lr, &pairs, &cfg.train, ctx.base.tok.pad, seed ^ (t as u64 + 1))?;
+            let s = eval_samples(&ctx, &model)?;
+            let (wr_base, wr_base_se) = win_rate(&ctx, &s, &base_samples);
+            let wr_prev = win_rate(&ctx, &s, prev.as_ref().unwrap_or(&base_samples)).0;
+            let (q, len) = quality(&ctx, &s);
+            let kl = kl_hat(&ctx, &model, &s)?;
+            let row = IterRow { method: m.name.clone(), iteration: t + 1, wr_base, wr_base_se, wr_prev, q, len, kl, data, train, seconds: t0.elapsed().as_secs_f64() };
+            eprintln!(
+                "    {:<12} iter {}: {} pairs, WR_base {:.3}, WR_prev {:.3}, q {:.3}, len {:.1}, KL {:.2}; D_w {:+.2}, D_l {:+.2} ({:.0}s)",
+                m.name, t + 1, row.data.pairs, wr_base, wr_prev, q, len, kl, row.train.mean_d_w, row.train.mean_d_l, row.seconds
+            );
+            rows.push(row);
+            prev = Some(s);
+        }
+        alpaca.push(alpaca_row(&ctx, &bench, &model, &format!("{} Iter{}", m.name, cfg.iterations))?);
+    }
+    Ok(Outcome { base_q, base_len, rows, alpaca, base_trained, seconds: started.elapsed().as_secs_f64() })
+}
