@@ -1,7 +1,8 @@
 //! Result tables: one writer for CSV and Markdown, numbers formatted in one place.
 //!
 //! A [`Table`] is a title, column names and rows of [`Cell`]s. `save` writes
-//! `<stem>.csv` and `<stem>.md` atomically into a results folder.
+//! `<stem>.csv` and `<stem>.md` atomically into a results folder. [`RunInfo`] writes the
+//! `run.md` beside them: how the tables were made.
 
 use crate::error::Result;
 use crate::io::write_atomic;
@@ -146,4 +147,37 @@ mod tests {
         assert!(t.to_markdown().contains("| a | 50.00 ± 1.23 |"));
         assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
     }
+}
+
+/// How a run was made, written as `run.md` beside its tables: scale, seed, CPU threads, device
+/// and the config exactly as loaded (nothing that changes between identical runs, so the file is
+/// part of the snapshot).
+pub struct RunInfo<'a> {
+    pub scale: &'a str,
+    pub seed: u64,
+    pub threads: i32,
+    pub device: &'a str,
+    /// The config file, as the user would name it (relative to the repository root).
+    pub config_path: &'a str,
+    pub config_toml: &'a str,
+}
+
+impl RunInfo<'_> {
+    pub fn to_markdown(&self) -> String {
+        format!(
+            "# The run behind these tables\n\n- scale: {}\n- seed: {}\n- libtorch CPU threads: {}\n- device: {}\n- config: `{}`, as loaded:\n\n```toml\n{}```\n",
+            self.scale, self.seed, self.threads, self.device, self.config_path, self.config_toml
+        )
+    }
+
+    /// Write `dir/run.md` atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        write_atomic(&dir.join("run.md"), self.to_markdown().as_bytes())
+    }
+}
+
+/// `path` relative to `root` when it lies inside it (for messages and `run.md`), else as given.
+pub fn relative_display(path: &Path, root: &Path) -> String {
+    let (p, r) = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), root.canonicalize().unwrap_or_else(|_| root.to_path_buf()));
+    p.strip_prefix(&r).unwrap_or(&p).display().to_string()
 }

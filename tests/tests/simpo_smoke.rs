@@ -16,7 +16,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert!(o.base_trained);
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = tables::RunInfo { scale: "smoke", seed: 0, threads: cfg.threads, device: "cpu", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seed: 0, threads: cfg.threads, device: "cpu", config_path: "papers/simpo/configs/smoke.toml", config_toml: &cfg_text };
     tables::save_all(&o, &out, &info).unwrap();
     for f in ["table4_mini.csv", "table4_mini.md", "table5_ablation_mini.md", "claims.md", "pairs.csv", "lc_winrate.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");

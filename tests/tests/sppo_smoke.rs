@@ -19,7 +19,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert_eq!(o.alpaca.len(), cfg.methods.len() + 1);
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = tables::RunInfo { scale: "smoke", seed: 0, threads: cfg.threads, device: "cpu", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seed: 0, threads: cfg.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
     tables::save_all(&o, &cfg, &out, &info).unwrap();
     for f in ["iterations.csv", "iterations.md", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "claims.md", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");

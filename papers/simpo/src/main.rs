@@ -67,7 +67,8 @@ fn run(args: Args) -> Result<()> {
 
     let o = pipeline::run(&cfg, a.scale, a.seed, device, &run_root)?;
 
-    let info = tables::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_toml: &cfg_text };
+    let config_path = shared::report::relative_display(&cfg_path, &repo_root());
+    let info = shared::report::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
     let claims = tables::save_all(&o, &out, &info).context("writing the results")?;
     match a.data.clone().or_else(shared::io::data_root) {
         Some(root) => leaderboard::leaderboard_table(&root)?.save(&out, "leaderboard_check")?,

@@ -20,9 +20,9 @@ use shared::train::onpolicy::{build_pairs, sample_groups, score_groups};
 use shared::train::pairs::{pairs_for_group, PairRule};
 use shared::train::pairwise::{self, Pair, PairwiseConfig};
 use shared::world::alpaca::{EvalRow, MiniAlpacaEval};
-use shared::world::base::{self, Base, BaseConfig};
+use shared::world::base::{self, Base};
 use shared::world::policy::{decoding, sample_texts, MAX_RESPONSE_TOKENS};
-use shared::world::{demos, rng, Prompt, World, WorldConfig};
+use shared::world::{demos, rng, Prompt, World};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::nn::VarStore;
@@ -84,9 +84,7 @@ pub struct Run<'a> {
 /// Run the whole miniature.
 pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::Device, run_root: &Path) -> Result<Outcome> {
     let started = Instant::now();
-    let world = World::new(WorldConfig::default())?;
-    eprintln!("==> SFT base ({} scale; cached after the first run)", scale.name());
-    let base = base::ensure(&world, &BaseConfig::for_scale(scale), seed, &base::checkpoints_root(), device)?;
+    let (world, base) = base::world_and_base(scale, seed, device)?;
     let base_trained = base.trained;
     let mut bench = MiniAlpacaEval::new(&world);
     if let Some(n) = cfg.eval_prompts {

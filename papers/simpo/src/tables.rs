@@ -5,7 +5,7 @@
 
 use crate::pipeline::{MethodResult, Outcome};
 use shared::plot::{bar_chart, save_svg, Series};
-use shared::report::{Cell, Table};
+use shared::report::{Cell, RunInfo, Table};
 use std::path::Path;
 
 /// Paper Table 4, AlpacaEval 2 LC win rate: (method, Mistral-Base, Llama3-Base, Mistral-Instruct, Llama3-Instruct).
@@ -210,17 +210,8 @@ pub fn plot(o: &Outcome, path: &Path) -> shared::Result<()> {
     save_svg(path, &bar_chart(title, if lc { "LC win rate (%)" } else { "win rate (%)" }, &labels, &series))
 }
 
-/// What a run writes into its results folder: the tables (CSV + Markdown), the plot, and
-/// `run.md` with the seed, threads and the full config.
-pub struct RunInfo<'a> {
-    pub scale: &'a str,
-    pub seed: u64,
-    pub threads: i32,
-    pub device: &'a str,
-    pub config_toml: &'a str,
-}
-
-/// Write every result file atomically; returns the claims table for the summary.
+/// Write every result file atomically (the tables as CSV + Markdown, the plot, and `run.md` with
+/// the seed, threads and the full config); returns the claims table for the summary.
 pub fn save_all(o: &Outcome, out: &Path, info: &RunInfo) -> shared::Result<Table> {
     main_table(o).save(out, "table4_mini")?;
     ablation_table(o).save(out, "table5_ablation_mini")?;
@@ -228,10 +219,6 @@ pub fn save_all(o: &Outcome, out: &Path, info: &RunInfo) -> shared::Result<Table
     claims.save(out, "claims")?;
     pairs_table(o).save(out, "pairs")?;
     plot(o, &out.join("lc_winrate.svg"))?;
-    let text = format!(
-        "# The run behind these tables\n\n- scale: {}\n- seed: {}\n- libtorch CPU threads: {}\n- device: {}\n- config: `papers/simpo/configs/{}.toml`, as loaded:\n\n```toml\n{}```\n",
-        info.scale, info.seed, info.threads, info.device, info.scale, info.config_toml
-    );
-    shared::io::write_atomic(&out.join("run.md"), text.as_bytes())?;
+    info.save(out)?;
     Ok(claims)
 }

@@ -54,7 +54,8 @@ fn run(args: Args) -> Result<()> {
     let device = shared::device::resolve(&a.device)?;
     let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/sppo"));
     let o = pipeline::run(&cfg, a.scale, a.seed, device)?;
-    let info = tables::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_toml: &cfg_text };
+    let config_path = shared::report::relative_display(&cfg_path, &repo_root());
+    let info = shared::report::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
     let claims = tables::save_all(&o, &cfg, &out, &info).context("writing the results")?;
     println!("\n{}", claims.to_markdown());
     println!("SFT base {}; total {:.1} min; tables in {}", if o.base_trained { "trained now" } else { "loaded from the cache" }, o.seconds / 60.0, out.display());

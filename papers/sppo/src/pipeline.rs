@@ -21,10 +21,10 @@ use shared::model::{sequence_logps, Llama, TokenBatch};
 use shared::train::onpolicy::sample_groups;
 use shared::train::pairwise::Pair;
 use shared::world::alpaca::{mean_and_se, EvalRow, MiniAlpacaEval};
-use shared::world::base::{self, Base, BaseConfig};
+use shared::world::base::{self, Base};
 use shared::world::judge::{PairwiseConfig as JudgeConfig, PairwiseJudge};
 use shared::world::policy::{decoding, sample_texts, MAX_RESPONSE_TOKENS};
-use shared::world::{rng, Prompt, World, WorldConfig};
+use shared::world::{rng, Prompt, World};
 use std::time::Instant;
 use tch::{nn::VarStore, Kind};
 
@@ -215,9 +215,7 @@ fn alpaca_row(ctx: &Ctx, bench: &MiniAlpacaEval, model: &Llama, name: &str) -> R
 /// Run the whole miniature.
 pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::Device) -> Result<Outcome> {
     let started = Instant::now();
-    let world = World::new(WorldConfig::default())?;
-    eprintln!("==> SFT base ({} scale; cached after the first run)", scale.name());
-    let base = base::ensure(&world, &BaseConfig::for_scale(scale), seed, &base::checkpoints_root(), device)?;
+    let (world, base) = base::world_and_base(scale, seed, device)?;
     let base_trained = base.trained;
     let mut bench = MiniAlpacaEval::new(&world);
     bench.prompts.truncate(cfg.eval.prompts);

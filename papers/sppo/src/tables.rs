@@ -4,18 +4,10 @@
 use crate::loss::Objective;
 use crate::pipeline::{IterRow, Outcome};
 use anyhow::Result;
-use shared::report::{Cell, Table};
+use shared::report::{Cell, RunInfo, Table};
 use shared::world::alpaca::MiniAlpacaEval;
 use std::path::Path;
 
-/// How the run was made (written to `run.md`).
-pub struct RunInfo<'a> {
-    pub scale: &'a str,
-    pub seed: u64,
-    pub threads: i32,
-    pub device: &'a str,
-    pub config_toml: &'a str,
-}
 
 pub fn iterations_table(o: &Outcome) -> Table {
     let mut t = Table::new(
@@ -145,15 +137,6 @@ pub fn save_all(o: &Outcome, cfg: &crate::config::MiniConfig, out: &Path, info: 
     MiniAlpacaEval::table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", &o.alpaca).save(out, "alpaca_mini")?;
     let c = claims(o, cfg);
     c.save(out, "claims")?;
-    let run = format!(
-        "# SPPO miniature run\n\n- scale: {}\n- seed: {}\n- device: {}, {} threads\n- SFT base: {}\n\n## Config\n\n```toml\n{}```\n",
-        info.scale,
-        info.seed,
-        info.device,
-        info.threads,
-        if o.base_trained { "trained in this run" } else { "loaded from the cache" },
-        info.config_toml
-    );
-    std::fs::write(out.join("run.md"), run)?;
+    info.save(out)?;
     Ok(c)
 }

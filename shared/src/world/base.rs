@@ -150,6 +150,14 @@ pub fn sft_data(world: &World, tok: &WorldTokenizer, n: usize, seed: u64) -> Res
     demos.iter().map(|d| Ok(SftExample { prompt: tok.encode_prompt(&d.prompt.text())?, response: tok.encode_response(&d.response)? })).collect()
 }
 
+/// The default world and its cached base for a scale: what every paper's miniature starts from.
+pub fn world_and_base(scale: crate::cli::Scale, seed: u64, device: Device) -> Result<(World, Base)> {
+    let world = World::new(WorldConfig::default())?;
+    eprintln!("==> SFT base ({} scale; cached after the first run)", scale.name());
+    let base = ensure(&world, &BaseConfig::for_scale(scale), seed, &checkpoints_root(), device)?;
+    Ok((world, base))
+}
+
 /// Load the cached base for (world, base config, seed), training it first if needed.
 pub fn ensure(world: &World, cfg: &BaseConfig, seed: u64, root: &Path, device: Device) -> Result<Base> {
     cfg.validate()?;
