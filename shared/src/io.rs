@@ -70,3 +70,10 @@ pub fn data_root() -> Option<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.parent()?.join("shared/data");
     here.is_dir().then_some(here)
 }
+
+/// Read a TOML config file into `T` (whose serde attributes reject unknown keys); a missing file
+/// or a parse error (unknown key, wrong type, missing field) is an error naming the file.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), msg: e.to_string() })
+}

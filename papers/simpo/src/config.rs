@@ -57,8 +57,7 @@ pub struct EvalSettings {
 
 impl PaperConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let cfg: PaperConfig = toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        let cfg: PaperConfig = shared::io::read_toml(path)?;
         cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)
     }

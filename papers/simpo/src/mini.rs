@@ -65,8 +65,7 @@ pub struct Decode {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let cfg: MiniConfig = toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        let cfg: MiniConfig = shared::io::read_toml(path)?;
         cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)
     }
