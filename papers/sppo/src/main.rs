@@ -53,7 +53,8 @@ fn run(args: Args) -> Result<()> {
     shared::device::seed_torch(a.seed);
     let device = shared::device::resolve(&a.device)?;
     let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/sppo"));
-    let o = pipeline::run(&cfg, a.scale, a.seed, device)?;
+    let runs_root = std::env::var("REPRO_RUNS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("runs")).join("sppo");
+    let o = pipeline::run(&cfg, a.scale, a.seed, device, &runs_root)?;
     let config_path = shared::report::relative_display(&cfg_path, &repo_root());
     let info = shared::report::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
     let claims = tables::save_all(&o, &cfg, &out, &info).context("writing the results")?;

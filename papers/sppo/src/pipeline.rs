@@ -11,6 +11,10 @@
 //! 3. after each iteration: `WR_base` (expected preference of `pi_t`'s samples over `pi_0`'s, 4 pairs per
 //!    evaluation prompt, the same sampling seed for every model), `WR_prev`, mean oracle `q`, mean
 //!    length, `KLhat(pi_t || pi_0)`; the world's standard mini AlpacaEval for the final iterates.
+//!
+//! Each finished iteration of each method is saved (`<run_root>/<method>/iter-<t>/`: the iterate's
+//! weights and its table row, written atomically), under a folder keyed by the config and seed; a
+//! rerun loads the finished iterations and continues after the last one.
 
 use crate::config::{Method, MiniConfig};
 use crate::trainer::{train_iteration, TrainPair, TrainStats};
@@ -29,7 +33,7 @@ use std::time::Instant;
 use tch::{nn::VarStore, Kind};
 
 /// The preference data of one iteration of one method.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataStats {
     pub pairs: usize,
     /// Prompts whose K samples all tied (no pair).
@@ -43,7 +47,7 @@ pub struct DataStats {
 }
 
 /// One row of the per-iteration table.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IterRow {
     pub method: String,
     pub iteration: usize,
@@ -213,8 +217,17 @@ fn alpaca_row(ctx: &Ctx, bench: &MiniAlpacaEval, model: &Llama, name: &str) -> R
 }
 
 /// Run the whole miniature.
-pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::Device) -> Result<Outcome> {
+/// Where a run's iterates live: `runs_root/<scale>-<hash of config and seed>`, so a changed config
+/// never reuses a stale iterate.
+pub fn run_dir(runs_root: &std::path::Path, cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let text = format!("{}{seed}{}", toml::to_string(cfg).unwrap_or_default(), scale.name());
+    runs_root.join(format!("{}-{}", scale.name(), &format!("{:x}", Sha256::digest(text.as_bytes()))[..12]))
+}
+
+pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::Device, runs_root: &std::path::Path) -> Result<Outcome> {
     let started = Instant::now();
+    let run_dir = run_dir(runs_root, cfg, scale, seed);
     let (world, base) = base::world_and_base(scale, seed, device)?;
     let base_trained = base.trained;
     let mut bench = MiniAlpacaEval::new(&world);
@@ -239,6 +252,18 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
         let mut prev = None::<EvalSamples>;
         for t in 0..cfg.iterations {
             let t0 = Instant::now();
+            let slug: String = m.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+            let dir = run_dir.join(slug).join(format!("iter-{}", t + 1));
+            let (weights, row_file) = (dir.join("model.safetensors"), dir.join("row.json"));
+            if row_file.exists() {
+                // A finished iteration: its iterate and row, then the samples the next one compares with.
+                shared::model::weights::load_into(&vs, &[weights], &[]).with_context(|| format!("resuming from {}", dir.display()))?;
+                let row: IterRow = shared::io::read_json(&row_file)?;
+                eprintln!("    {:<12} iter {}: loaded from {}", m.name, t + 1, dir.display());
+                rows.push(row);
+                prev = Some(eval_samples(&ctx, &model)?);
+                continue;
+            }
             let groups = if t == 0 { first_groups.clone() } else { sample_split(&ctx, &model, t)? };
             let (pairs, data) = build_pairs(&ctx, m, t, &groups);
             let train = train_iteration(&model, &vs, &m.objective, m.lr, &pairs, &cfg.train, ctx.base.tok.pad, seed ^ (t as u64 + 1))?;
@@ -252,6 +277,8 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
                 "    {:<12} iter {}: {} pairs, WR_base {:.3}, WR_prev {:.3}, q {:.3}, len {:.1}, KL {:.2}; D_w {:+.2}, D_l {:+.2} ({:.0}s)",
                 m.name, t + 1, row.data.pairs, wr_base, wr_prev, q, len, kl, row.train.mean_d_w, row.train.mean_d_l, row.seconds
             );
+            shared::model::weights::save(&vs, &weights)?;
+            shared::io::write_json(&row_file, &row)?;
             rows.push(row);
             prev = Some(s);
         }

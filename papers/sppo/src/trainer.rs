@@ -29,7 +29,7 @@ pub struct TrainPair {
 }
 
 /// What an iteration's training reports.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainStats {
     pub steps: u64,
     /// Mean per-pair loss over the epoch.
