@@ -132,9 +132,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Test { args } => {
             let lt = libtorch::ensure(&root)?;
-            for name in all_datasets(&root)? {
-                fetch_one(&root, &name, None)?;
-            }
+            fetch_all(&root)?;
             let mut cmd = cargo(&root, &lt);
             cmd.args(["test", "--release", "--workspace"]).args(&args);
             cmd.env("REPRO_DATA", root.join("datasets/.cache"));
@@ -142,9 +140,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Bench { filter } => {
             // The evaluation benches (and their Python references) read the pinned data.
-            for name in all_datasets(&root)? {
-                fetch_one(&root, &name, None)?;
-            }
+            fetch_all(&root)?;
             bench::run(&root, filter.as_deref())
         }
         Cmd::World { seed, extra } => {
@@ -267,6 +263,14 @@ fn datasets_for(root: &Path, what: &str) -> Result<Vec<String>> {
         return Ok(vec![what.to_string()]);
     }
     bail!("{what:?} is neither a paper slug nor a dataset in datasets/ (try `cargo xtask list`)")
+}
+
+/// Every dataset of `datasets/`, from the default mirror or by download.
+fn fetch_all(root: &Path) -> Result<()> {
+    for name in all_datasets(root)? {
+        fetch_one(root, &name, None)?;
+    }
+    Ok(())
 }
 
 fn fetch_one(root: &Path, name: &str, mirror: Option<&Path>) -> Result<()> {

@@ -215,17 +215,8 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path, opts: &PaperRunOpt
         Method::Dpo => Box::new(Dpo::new(DPO_BETA)),
     };
     // DPO's reference is the start model: its log-probs are computed once, before any update.
-    let reference = if objective.needs_reference() {
-        let truncated: Vec<Pair> = pairs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| pairwise::truncate(p, i, pcfg.max_length, pcfg.max_prompt_length))
-            .collect::<shared::Result<_>>()?;
-        let tok_id = format!("{}|{}", loaded.source.describe(), cfg.chat_template);
-        Some(pairwise::reference_logps(&loaded.model, &loaded.vs, &truncated, pcfg.micro_batch, objective.needs_kl_sample(), &tok_id, &out_dir.join("ref-cache"))?)
-    } else {
-        None
-    };
+    let tok_id = format!("{}|{}", loaded.source.describe(), cfg.chat_template);
+    let reference = pairwise::reference_for(objective.as_ref(), &loaded.model, &loaded.vs, &pairs, &pcfg, &tok_id, &out_dir.join("ref-cache"))?;
     let train_dir = out_dir.join("train");
     let summary = pairwise::train(&loaded.model, &mut loaded.vs, objective.as_ref(), &pairs, reference.as_ref(), &pcfg, &train_dir)?;
     let (first, last) = first_and_last_metrics(&train_dir.join("metrics.csv"))?;

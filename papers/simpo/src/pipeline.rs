@@ -204,10 +204,7 @@ fn onpolicy_setup(ctx: &Run) -> Result<Setup> {
 
 /// A fresh copy of the SFT base to train.
 fn copy_of_base(ctx: &Run) -> Result<(VarStore, Llama)> {
-    let mut vs = VarStore::new(ctx.device);
-    let model = Llama::new(&vs.root(), ctx.base.model.config())?;
-    vs.copy(&ctx.base.vs).context("copying the SFT base")?;
-    Ok((vs, model))
+    ctx.base.model.copy_with(&ctx.base.vs).context("copying the SFT base")
 }
 
 /// Decode with the evaluation setting (same seed for every model).
@@ -231,17 +228,7 @@ fn validation_win_rate(ctx: &Run, model: &Llama) -> Result<f64> {
 fn train_and_select(ctx: &Run, setup: &Setup, m: &Method) -> Result<MethodResult> {
     let objective = m.objective.build()?;
     let tcfg = &ctx.cfg.train;
-    let reference = if objective.needs_reference() {
-        let truncated: Vec<Pair> = setup
-            .train
-            .iter()
-            .enumerate()
-            .map(|(i, p)| pairwise::truncate(p, i, tcfg.max_length, tcfg.max_prompt_length))
-            .collect::<shared::Result<_>>()?;
-        Some(pairwise::reference_logps(&ctx.base.model, &ctx.base.vs, &truncated, tcfg.micro_batch, objective.needs_kl_sample(), "world-char-v1", &ctx.run_root.join("reference"))?)
-    } else {
-        None
-    };
+    let reference = pairwise::reference_for(objective.as_ref(), &ctx.base.model, &ctx.base.vs, &setup.train, tcfg, "world-char-v1", &ctx.run_root.join("reference"))?;
     let mut best: Option<(f64, f64, VarStore, Llama, f64)> = None;
     for &lr in &m.lrs {
         let (mut vs, model) = copy_of_base(ctx)?;

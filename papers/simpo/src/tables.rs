@@ -53,37 +53,17 @@ pub fn main_table(o: &Outcome) -> Table {
         let rows: Vec<&MethodResult> = o.results.iter().filter(|r| r.setup == s.name && !r.ablation).collect();
         let simpo = rows.iter().find(|r| r.method == "SimPO").map(|r| headline(&r.eval));
         let (pm, pl) = paper_lc("SFT", &s.name);
-        t.push(vec![
-            s.name.clone().into(),
-            "SFT".into(),
-            Cell::Missing,
-            Cell::Missing,
-            Cell::num(o.sft.oracle, 3),
-            Cell::num(100.0 * o.sft.accuracy, 1),
-            Cell::NumSe(o.sft.win_rate, o.sft.win_rate_se, 1),
-            Cell::opt(o.sft.lc_win_rate, 1),
-            Cell::num(o.sft.avg_len, 1),
-            Cell::opt(pm, 1),
-            Cell::opt(pl, 1),
-            simpo.map(|v| yes_no(v > headline(&o.sft))).unwrap_or(Cell::Missing),
-        ]);
+        let mut row = vec![s.name.clone().into(), "SFT".into(), Cell::Missing, Cell::Missing];
+        row.extend(o.sft.cells());
+        row.extend([Cell::opt(pm, 1), Cell::opt(pl, 1), simpo.map(|v| yes_no(v > headline(&o.sft))).unwrap_or(Cell::Missing)]);
+        t.push(row);
         for r in rows {
             let (pm, pl) = paper_lc(&r.method, &s.name);
             let ahead = if r.method == "SimPO" { Cell::text("—") } else { simpo.map(|v| yes_no(v > headline(&r.eval))).unwrap_or(Cell::Missing) };
-            t.push(vec![
-                s.name.clone().into(),
-                r.method.clone().into(),
-                Cell::text(format!("{:.0e}", r.lr)),
-                Cell::num(r.val_win_rate, 1),
-                Cell::num(r.eval.oracle, 3),
-                Cell::num(100.0 * r.eval.accuracy, 1),
-                Cell::NumSe(r.eval.win_rate, r.eval.win_rate_se, 1),
-                Cell::opt(r.eval.lc_win_rate, 1),
-                Cell::num(r.eval.avg_len, 1),
-                Cell::opt(pm, 1),
-                Cell::opt(pl, 1),
-                ahead,
-            ]);
+            let mut row = vec![s.name.clone().into(), r.method.clone().into(), Cell::text(format!("{:.0e}", r.lr)), Cell::num(r.val_win_rate, 1)];
+            row.extend(r.eval.cells());
+            row.extend([Cell::opt(pm, 1), Cell::opt(pl, 1), ahead]);
+            t.push(row);
         }
     }
     t.note("base = off-policy demonstration pairs ranked by the oracle (UltraFeedback-like); instruct = 5 on-policy samples of the SFT model ranked by a reward model trained on the length-biased judge's verdicts, best vs worst (see pairs.md).");

@@ -22,7 +22,7 @@ use crate::winrate::estimate;
 use anyhow::{Context, Result};
 use shared::model::generate::GenerateConfig;
 use shared::model::{sequence_logps, Llama, TokenBatch};
-use shared::train::onpolicy::sample_groups;
+use shared::train::onpolicy::{sample_groups, with_stop};
 use shared::train::pairwise::Pair;
 use shared::world::alpaca::{mean_and_se, EvalRow, MiniAlpacaEval};
 use shared::world::base::{self, Base};
@@ -107,14 +107,6 @@ fn disjoint_splits(world: &World, n_splits: usize, n: usize, seed: u64) -> Resul
     Ok(all.chunks(n).map(|c| c.to_vec()).collect())
 }
 
-fn with_stop(y: &[i64], eos: i64) -> Vec<i64> {
-    let mut y = y.to_vec();
-    if y.len() < MAX_RESPONSE_TOKENS {
-        y.push(eos);
-    }
-    y
-}
-
 fn gen(ctx: &Ctx, temperature: f64, top_p: f64, seed: u64) -> GenerateConfig {
     GenerateConfig { max_new_tokens: MAX_RESPONSE_TOKENS, temperature, top_p, stop_tokens: vec![ctx.base.tok.eos], seed }
 }
@@ -123,7 +115,7 @@ fn eval_samples(ctx: &Ctx, model: &Llama) -> Result<EvalSamples> {
     let g = gen(ctx, 1.0, 1.0, ctx.seed ^ 0xe7a1);
     let raw = sample_groups(model, &ctx.eval_ids, ctx.base.tok.pad, ctx.cfg.eval.samples, ctx.cfg.prompts_per_batch, &g)?;
     let texts = raw.iter().map(|g| g.iter().map(|y| ctx.base.tok.decode_response(y)).collect()).collect();
-    let ids = raw.iter().map(|g| g.iter().map(|y| with_stop(y, ctx.base.tok.eos)).collect()).collect();
+    let ids = raw.iter().map(|y| y.iter().map(|y| with_stop(y, &g)).collect()).collect();
     Ok(EvalSamples { texts, ids })
 }
 
@@ -167,13 +159,18 @@ fn kl_hat(ctx: &Ctx, model: &Llama, s: &EvalSamples) -> Result<f64> {
 
 /// K samples per prompt of split `t` from `model`.
 fn sample_split(ctx: &Ctx, model: &Llama, t: usize) -> Result<Vec<Vec<Vec<i64>>>> {
-    let g = gen(ctx, ctx.cfg.temperature, ctx.cfg.top_p, ctx.seed ^ 0x5bb0_0000 ^ (t as u64 * 1_000_003));
-    Ok(sample_groups(model, &ctx.split_ids[t], ctx.base.tok.pad, ctx.cfg.samples, ctx.cfg.prompts_per_batch, &g)?)
+    Ok(sample_groups(model, &ctx.split_ids[t], ctx.base.tok.pad, ctx.cfg.samples, ctx.cfg.prompts_per_batch, &split_gen(ctx, t))?)
+}
+
+/// How split `t` is sampled.
+fn split_gen(ctx: &Ctx, t: usize) -> GenerateConfig {
+    gen(ctx, ctx.cfg.temperature, ctx.cfg.top_p, ctx.seed ^ 0x5bb0_0000 ^ (t as u64 * 1_000_003))
 }
 
 /// The training pairs of split `t` from its sampled groups.
 fn build_pairs(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Vec<TrainPair>, DataStats) {
     let tok = &ctx.base.tok;
+    let sampling = split_gen(ctx, t);
     let mut out = vec![];
     let mut st = DataStats::default();
     for (i, g) in groups.iter().enumerate() {
@@ -192,7 +189,7 @@ fn build_pairs(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Ve
         st.q_l += l.score;
         st.len_w += w.length as f64;
         st.len_l += l.length as f64;
-        let pair = Pair { prompt: ctx.split_ids[t][i].clone(), chosen: with_stop(&g[e.winner], tok.eos), rejected: with_stop(&g[e.loser], tok.eos) };
+        let pair = Pair { prompt: ctx.split_ids[t][i].clone(), chosen: with_stop(&g[e.winner], &sampling), rejected: with_stop(&g[e.loser], &sampling) };
         out.push(TrainPair { pair, phat_w: e.phat_w(), phat_l: e.phat_l(), p_wl: e.p_wl });
     }
     st.pairs = out.len();
@@ -204,10 +201,7 @@ fn build_pairs(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Ve
 }
 
 fn copy_of_base(ctx: &Ctx) -> Result<(VarStore, Llama)> {
-    let mut vs = VarStore::new(ctx.base.vs.device());
-    let model = Llama::new(&vs.root(), ctx.base.model.config())?;
-    vs.copy(&ctx.base.vs).context("copying the SFT base")?;
-    Ok((vs, model))
+    ctx.base.model.copy_with(&ctx.base.vs).context("copying the SFT base")
 }
 
 fn alpaca_row(ctx: &Ctx, bench: &MiniAlpacaEval, model: &Llama, name: &str) -> Result<EvalRow> {

@@ -278,6 +278,15 @@ impl Llama {
         &self.cfg
     }
 
+    /// A copy of this model, whose variables live in `vs`, in a new store on the same device: a
+    /// fresh policy to train from a starting point, or a frozen reference.
+    pub fn copy_with(&self, vs: &nn::VarStore) -> Result<(nn::VarStore, Llama)> {
+        let mut new_vs = nn::VarStore::new(vs.device());
+        let model = Llama::new(&new_vs.root(), &self.cfg)?;
+        new_vs.copy(vs).map_err(|e| Error::Other(format!("copying the model's weights: {e}")))?;
+        Ok((new_vs, model))
+    }
+
     pub fn device(&self) -> Device {
         self.device
     }

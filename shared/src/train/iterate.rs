@@ -12,7 +12,7 @@
 //! same). SPPO, DNO, INPO, self-rewarding and the SimPO instruct recipe are this loop with
 //! another objective, scorer or pair rule.
 
-use super::onpolicy::{build_pairs, sample_groups, score_groups};
+use super::onpolicy::{build_pairs, sample_groups, score_groups, with_stop};
 use super::pairs::PairRule;
 use super::pairwise::{self, Pair, PairwiseConfig, TrainSummary};
 use crate::error::{Error, Result};
@@ -86,12 +86,7 @@ pub fn run(
     }
     // π_0, kept only when it is the reference.
     let initial = match cfg.reference {
-        Reference::Initial if objective.needs_reference() => {
-            let mut ivs = VarStore::new(vs.device());
-            let m = Llama::new(&ivs.root(), policy.config())?;
-            ivs.copy(vs).map_err(|e| Error::Other(format!("copying the initial model: {e}")))?;
-            Some((ivs, m))
-        }
+        Reference::Initial if objective.needs_reference() => Some(policy.copy_with(vs)?),
         _ => None,
     };
     let mut reports = vec![];
@@ -117,29 +112,13 @@ pub fn run(
         }
         let n = scored.len() as f64;
         let (mc, mr) = (scored.iter().map(|p| p.chosen_score).sum::<f64>() / n, scored.iter().map(|p| p.rejected_score).sum::<f64>() / n);
-        // Train on what the policy emitted, stop token included: a sample shorter than
-        // max_new_tokens ended with the (stripped) first stop token, so the policy learns where to
-        // stop, and an immediate stop is a one-token response rather than an empty one.
-        let with_stop = |y: &Vec<i64>| -> Vec<i64> {
-            let mut y = y.clone();
-            if let Some(&stop) = cfg.gen.stop_tokens.first() {
-                if y.len() < cfg.gen.max_new_tokens {
-                    y.push(stop);
-                }
-            }
-            y
+        // Train on what the policy emitted, stop token included.
+        let pairs: Vec<Pair> = scored.iter().map(|p| Pair { prompt: prompts[t][p.prompt].clone(), chosen: with_stop(&p.chosen, &gen), rejected: with_stop(&p.rejected, &gen) }).collect();
+        let (ref_model, ref_vs) = match &initial {
+            Some((ivs, m)) => (m, ivs),
+            None => (policy, &*vs),
         };
-        let pairs: Vec<Pair> = scored.iter().map(|p| Pair { prompt: prompts[t][p.prompt].clone(), chosen: with_stop(&p.chosen), rejected: with_stop(&p.rejected) }).collect();
-        let reference = if objective.needs_reference() {
-            let truncated: Vec<Pair> = pairs.iter().enumerate().map(|(i, p)| pairwise::truncate(p, i, cfg.train.max_length, cfg.train.max_prompt_length)).collect::<Result<_>>()?;
-            let (rm, rvs) = match &initial {
-                Some((ivs, m)) => (m, ivs),
-                None => (policy, &*vs),
-            };
-            Some(pairwise::reference_logps(rm, rvs, &truncated, cfg.train.micro_batch, objective.needs_kl_sample(), tokenizer_id, &dir.join("reference"))?)
-        } else {
-            None
-        };
+        let reference = pairwise::reference_for(objective, ref_model, ref_vs, &pairs, &cfg.train, tokenizer_id, &dir.join("reference"))?;
         let summary = pairwise::train(policy, vs, objective, &pairs, reference.as_ref(), &cfg.train, &dir.join("train"))?;
         crate::model::weights::save(vs, &weights)?;
         let report = IterationReport { iteration: t + 1, pairs: pairs.len(), mean_chosen_score: mc, mean_rejected_score: mr, train: summary, seconds: started.elapsed().as_secs_f64(), resumed: false };

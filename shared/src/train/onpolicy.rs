@@ -64,6 +64,20 @@ pub fn sample_groups(
     Ok(out)
 }
 
+/// A sampled response as the policy emitted it, for training on: [`sample_groups`] strips the
+/// stop token, so a sample shorter than `gen.max_new_tokens` gets the first stop token back (the
+/// policy learns where to stop, and an immediate stop is a one-token response, not an empty one);
+/// a sample that ran to the length limit stays as it is.
+pub fn with_stop(y: &[i64], gen: &GenerateConfig) -> Vec<i64> {
+    let mut y = y.to_vec();
+    if let Some(&stop) = gen.stop_tokens.first() {
+        if y.len() < gen.max_new_tokens {
+            y.push(stop);
+        }
+    }
+    y
+}
+
 /// Decode and score every group. `score(prompt_index, texts)` returns one score per text.
 pub fn score_groups(
     samples: Vec<Vec<Vec<i64>>>,

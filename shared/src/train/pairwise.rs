@@ -114,6 +114,30 @@ fn mismatched(pairs: &[Pair], i: usize) -> (Vec<i64>, Vec<i64>) {
     (pairs[i].prompt.clone(), pairs[(i + 1) % pairs.len()].chosen.clone())
 }
 
+/// Every pair truncated as [`train`] truncates it under `cfg`.
+pub fn truncate_all(pairs: &[Pair], cfg: &PairwiseConfig) -> Result<Vec<Pair>> {
+    pairs.iter().enumerate().map(|(i, p)| truncate(p, i, cfg.max_length, cfg.max_prompt_length)).collect()
+}
+
+/// The reference log-probs [`train`] needs for `objective` on `pairs`: `None` when the objective
+/// has no reference, else [`reference_logps`] of `reference` on the pairs truncated as `train`
+/// will truncate them (cached in `cache_dir`).
+pub fn reference_for(
+    objective: &dyn PairObjective,
+    reference: &Llama,
+    ref_vs: &VarStore,
+    pairs: &[Pair],
+    cfg: &PairwiseConfig,
+    tokenizer_id: &str,
+    cache_dir: &Path,
+) -> Result<Option<RefLogps>> {
+    if !objective.needs_reference() {
+        return Ok(None);
+    }
+    let truncated = truncate_all(pairs, cfg)?;
+    reference_logps(reference, ref_vs, &truncated, cfg.micro_batch, objective.needs_kl_sample(), tokenizer_id, cache_dir).map(Some)
+}
+
 /// Cached reference log-probs, one per pair (summed over response tokens).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefLogps {
@@ -254,7 +278,7 @@ pub fn train(
     if pairs.is_empty() {
         return Err(Error::invalid("pairwise trainer", "no preference pairs to train on"));
     }
-    let pairs: Vec<Pair> = pairs.iter().enumerate().map(|(i, p)| truncate(p, i, cfg.max_length, cfg.max_prompt_length)).collect::<Result<_>>()?;
+    let pairs = truncate_all(pairs, cfg)?;
     let needs_ref = objective.needs_reference();
     let needs_kl = objective.needs_kl_sample();
     if needs_ref {

@@ -32,6 +32,20 @@ pub struct EvalRow {
     pub preferences: Vec<f64>,
 }
 
+impl EvalRow {
+    /// The row's cells as every miniature table prints them: oracle score, accuracy %, judge
+    /// WR % ± s.e., LC WR %, average length.
+    pub fn cells(&self) -> [Cell; 5] {
+        [
+            Cell::num(self.oracle, 3),
+            Cell::num(100.0 * self.accuracy, 1),
+            Cell::NumSe(self.win_rate, self.win_rate_se, 1),
+            Cell::opt(self.lc_win_rate, 1),
+            Cell::num(self.avg_len, 1),
+        ]
+    }
+}
+
 impl MiniAlpacaEval {
     pub fn new(world: &World) -> Self {
         let prompts = world.eval_prompts();
@@ -79,14 +93,9 @@ impl MiniAlpacaEval {
     pub fn table(title: &str, rows: &[EvalRow]) -> Table {
         let mut t = Table::new(title, &["model", "oracle score", "accuracy %", "judge WR %", "LC WR %", "avg length"]);
         for r in rows {
-            t.push(vec![
-                r.model.clone().into(),
-                Cell::num(r.oracle, 3),
-                Cell::num(100.0 * r.accuracy, 1),
-                Cell::NumSe(r.win_rate, r.win_rate_se, 1),
-                Cell::opt(r.lc_win_rate, 1),
-                Cell::num(r.avg_len, 1),
-            ]);
+            let mut row = vec![r.model.clone().into()];
+            row.extend(r.cells());
+            t.push(row);
         }
         t.note("LC WR: the length-controlled GLM of the real AlpacaEval (length and bias terms; no difficulty term, no gamed baselines), predicted at zero length difference.");
         t.note("Win rates are the judge's mean preference for the model over the fixed baseline (a seeded partial oracle), ± standard error.");

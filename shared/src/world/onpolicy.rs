@@ -18,7 +18,6 @@ use crate::train::iterate::{self, IterateConfig, Reference};
 use crate::train::pairs::PairRule;
 use crate::train::pairwise::PairwiseConfig;
 use crate::train::schedule::Schedule;
-use tch::nn::VarStore;
 
 /// The loop's settings per scale: (iterations, prompts per iteration, optimiser-step cap).
 fn sizes(scale: Scale) -> (usize, usize, Option<u64>) {
@@ -66,18 +65,12 @@ pub fn dpo_check(world: &World, base: &Base, bench: &MiniAlpacaEval, scale: Scal
         format!("{:x}", Sha256::digest(text.as_bytes()))[..12].to_string()
     };
     let run_dir = &base.dir.join(format!("onpolicy-dpo-{key}"));
+    // Fresh prompts per iteration: as prompts (for the oracle) and as token ids (for the policy).
     let mut r = rng(seed, "onpolicy-dpo-prompts");
-    let prompts: Vec<Vec<Vec<i64>>> = (0..cfg.iterations)
-        .map(|_| world.train_prompts(per_iter, &mut r).iter().map(|x| tok.encode_prompt(&x.text())).collect::<Result<Vec<_>>>())
-        .collect::<Result<_>>()?;
-    let texts: Vec<Vec<super::Prompt>> = {
-        // The same draws again, as prompts (for the oracle).
-        let mut r = rng(seed, "onpolicy-dpo-prompts");
-        (0..cfg.iterations).map(|_| world.train_prompts(per_iter, &mut r)).collect()
-    };
-    let mut vs = VarStore::new(base.vs.device());
-    let policy = crate::model::Llama::new(&vs.root(), base.model.config())?;
-    vs.copy(&base.vs).map_err(|e| crate::Error::Other(format!("copying the SFT base: {e}")))?;
+    let texts: Vec<Vec<super::Prompt>> = (0..cfg.iterations).map(|_| world.train_prompts(per_iter, &mut r)).collect();
+    let prompts: Vec<Vec<Vec<i64>>> =
+        texts.iter().map(|xs| xs.iter().map(|x| tok.encode_prompt(&x.text())).collect::<Result<Vec<_>>>()).collect::<Result<_>>()?;
+    let (mut vs, policy) = base.model.copy_with(&base.vs)?;
     let dpo = Dpo::new(0.1);
     let scores = |y: &[String], xs: &[super::Prompt]| -> Vec<f64> { xs.iter().zip(y).map(|(x, y)| world.oracle.score(x, y)).collect() };
     let eval_gen = decoding(1.0, seed.wrapping_add(1000), tok);
