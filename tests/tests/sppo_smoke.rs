@@ -39,7 +39,7 @@ fn smoke_pipeline_is_deterministic() {
     std::env::set_var("REPRO_CHECKPOINTS", tmp.path().join("ckpt-a"));
     let runs = tmp.path().join("runs-a");
     let dir = pipeline::run_dir(&runs, &cfg, Scale::Smoke, 0);
-    assert!(dir.join("sppo/iter-1/row.json").exists() && dir.join("sppo/iter-1/model.safetensors").exists(), "{}", dir.display());
+    assert!(dir.join("sppo/iter-1/done.json").exists() && dir.join("sppo/iter-1/model.safetensors").exists(), "{}", dir.display());
     let again = pipeline::run(&cfg, Scale::Smoke, 0, tch::Device::Cpu, &runs).unwrap();
     assert!(!again.base_trained);
     let out = tmp.path().join("out-again");

@@ -26,7 +26,7 @@ impl PairObjective for Simpo {
         let out = simpo_loss(&x.chosen, &x.chosen_len, &x.rejected, &x.rejected_len, &self.0);
         // Optional SFT term (sft_weight, 0 in the paper): TRL's token-mean cross-entropy of the chosen responses.
         let loss = if self.0.sft_weight > 0.0 {
-            out.loss + NllNorm::BatchTokenMean.per_pair(&x.chosen, &x.chosen_len) * self.0.sft_weight
+            out.loss + NllNorm::BatchTokenMean.per_pair(x) * self.0.sft_weight
         } else {
             out.loss
         };

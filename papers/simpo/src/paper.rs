@@ -183,19 +183,16 @@ pub fn encode_pairs(tok: &Tokenizer, raw: &[PreferencePair]) -> Result<Vec<Pair>
 /// The trainer settings of a paper config (with the run's overrides).
 pub fn pairwise_config(cfg: &PaperConfig, opts: &PaperRunOptions) -> PairwiseConfig {
     let batch_size = opts.batch_size.unwrap_or_else(|| cfg.global_batch());
+    let micro = opts.micro_batch.unwrap_or(cfg.train.per_device_batch).min(batch_size);
     PairwiseConfig {
-        batch_size,
-        micro_batch: opts.micro_batch.unwrap_or(cfg.train.per_device_batch).min(batch_size),
         epochs: cfg.train.epochs,
-        max_length: cfg.train.max_length,
-        max_prompt_length: cfg.train.max_prompt_length,
-        schedule: Schedule::cosine(cfg.train.learning_rate, cfg.train.warmup_ratio),
         // adamw_torch, weight decay 0, gradient clipping at HF's default 1.0.
         optim: AdamWConfig::default(),
         seed: cfg.train.seed,
         checkpoint_every: opts.checkpoint_every,
         keep_checkpoints: 1,
         max_steps: opts.max_steps,
+        ..PairwiseConfig::new(batch_size, micro, Schedule::cosine(cfg.train.learning_rate, cfg.train.warmup_ratio)).truncating(cfg.train.max_length, cfg.train.max_prompt_length)
     }
 }
 

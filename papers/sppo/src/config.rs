@@ -3,7 +3,7 @@
 use crate::loss::Objective;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shared::train::optim::AdamWConfig;
+use shared::train::TrainConfig;
 use std::path::{Path, PathBuf};
 
 pub fn config_dir() -> PathBuf {
@@ -27,7 +27,9 @@ pub struct MiniConfig {
     /// Prompts per generation call.
     pub prompts_per_batch: usize,
     pub eval: Eval,
-    pub train: Train,
+    /// One iteration's training (spec: 1 epoch, AdamW, batch 16, 10% warm-up then constant);
+    /// each method's `lr` replaces `schedule.lr`.
+    pub train: TrainConfig,
     pub methods: Vec<Method>,
 }
 
@@ -43,22 +45,6 @@ pub struct Eval {
     pub alpaca_temperature: f64,
 }
 
-/// One iteration's training (spec: 1 epoch, AdamW lr 1e-4, batch 16, 10% warm-up then constant).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Train {
-    pub batch_size: usize,
-    pub micro_batch: usize,
-    pub warmup_ratio: f64,
-    pub max_length: usize,
-    pub max_prompt_length: usize,
-    #[serde(default)]
-    pub optim: AdamWConfig,
-    /// Cap on optimiser steps per iteration (smoke); absent = one full epoch.
-    #[serde(default)]
-    pub max_steps: Option<u64>,
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Method {
@@ -68,6 +54,13 @@ pub struct Method {
 }
 
 impl MiniConfig {
+    /// Method `m`'s training config: the shared one at the method's learning rate.
+    pub fn train_for(&self, m: &Method) -> TrainConfig {
+        let mut t = self.train.clone();
+        t.schedule.lr = m.lr;
+        t
+    }
+
     pub fn load(path: &Path) -> Result<Self> {
         let cfg: MiniConfig = shared::io::read_toml(path)?;
         cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
@@ -84,15 +77,9 @@ impl MiniConfig {
         if self.temperature.is_nan() || self.temperature <= 0.0 || self.top_p.is_nan() || self.top_p <= 0.0 || self.top_p > 1.0 {
             bail!("temperature must be > 0 and top_p in (0, 1]");
         }
-        let t = &self.train;
-        if t.batch_size == 0 || t.micro_batch == 0 || t.micro_batch > t.batch_size {
-            bail!("train: need 1 ≤ micro_batch ≤ batch_size, got {} and {}", t.micro_batch, t.batch_size);
-        }
-        if !(0.0..=1.0).contains(&t.warmup_ratio) {
-            bail!("train.warmup_ratio must be in [0, 1], got {}", t.warmup_ratio);
-        }
-        if t.max_prompt_length == 0 || t.max_prompt_length >= t.max_length {
-            bail!("train: need 1 ≤ max_prompt_length < max_length");
+        self.train.validate()?;
+        if self.train.max_length.is_none() {
+            bail!("train: set max_length and max_prompt_length (the spec truncates as TRL does)");
         }
         if self.methods.is_empty() {
             bail!("no [[methods]]");

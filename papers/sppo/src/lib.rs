@@ -2,13 +2,12 @@
 //!
 //! Read in this order: [`winrate`] (how `Phat(y > pi_t)` is estimated from K samples: the paper's
 //! direct average and the released code's score-sigmoid form), [`loss`] (the `sppo` and
-//! `sppo_single` square losses, eq. 4.12, next to the DPO/IPO baselines), [`trainer`] (one
-//! iteration's training against the frozen previous iterate), then [`pipeline`] (the miniature:
-//! 3 iterations on 3 disjoint prompt splits) and [`tables`].
+//! `sppo_single` square losses, eq. 4.12, as an objective of the shared training engine, next to
+//! the DPO/IPO baselines), then [`pipeline`] (the miniature: its annotator plugged into the shared
+//! on-policy loop, 3 iterations on 3 disjoint prompt splits) and [`tables`].
 
 pub mod config;
 pub mod loss;
 pub mod pipeline;
 pub mod tables;
-pub mod trainer;
 pub mod winrate;

@@ -5,25 +5,29 @@
 //! 2. `iterations` disjoint prompt splits; for each method, from a copy of `pi_0`, per iteration t:
 //!    K samples per prompt from `pi_t` (T = 1) → the K×K logit matrix of the preference →
 //!    `Phat`, `y_w = argmax s`, `y_l = argmin s` ([`crate::winrate`]) → one epoch of training against
-//!    the frozen `pi_t` ([`crate::trainer`]) → `pi_{t+1}`;
+//!    the frozen `pi_t` on the shared engine ([`shared::train::iterate`], with [`SppoAnnotator`]
+//!    as the data side and [`crate::loss`] as the objective) → `pi_{t+1}`;
 //!    iteration 1 samples `pi_0` with one seed, so every method trains on identical pairs there;
 //!    later iterations are on-policy for each method (its own iterate samples and is the reference);
 //! 3. after each iteration: `WR_base` (expected preference of `pi_t`'s samples over `pi_0`'s, 4 pairs per
 //!    evaluation prompt, the same sampling seed for every model), `WR_prev`, mean oracle `q`, mean
 //!    length, `KLhat(pi_t || pi_0)`; the world's standard mini AlpacaEval for the final iterates.
 //!
-//! Each finished iteration of each method is saved (`<run_root>/<method>/iter-<t>/`: the iterate's
-//! weights and its table row, written atomically), under a folder keyed by the config and seed; a
-//! rerun loads the finished iterations and continues after the last one.
+//! Each finished iteration of each method is saved by the shared loop (`<run_root>/<method>/iter-<t>/`:
+//! the iterate's weights, its annotation and its record with the table row, written atomically),
+//! under a folder keyed by the config and seed; a rerun loads the finished iterations and
+//! continues after the last one (mid-iteration, from the engine's checkpoint).
 
 use crate::config::{Method, MiniConfig};
-use crate::trainer::{train_iteration, TrainPair, TrainStats};
+use crate::loss::{TARGET_L, TARGET_W};
 use crate::winrate::estimate;
 use anyhow::{Context, Result};
 use shared::model::generate::GenerateConfig;
 use shared::model::{sequence_logps, Llama, TokenBatch};
+use shared::train::iterate::{self, Annotation, Annotator, IterateConfig, IterationRecord, Reference, Trained};
 use shared::train::onpolicy::{sample_groups, with_stop};
-use shared::train::pairwise::Pair;
+use shared::train::scoring::score_all;
+use shared::train::Example;
 use shared::world::alpaca::{mean_and_se, EvalRow, MiniAlpacaEval};
 use shared::world::base::{self, Base};
 use shared::world::judge::{PairwiseConfig as JudgeConfig, PairwiseJudge};
@@ -44,6 +48,20 @@ pub struct DataStats {
     pub q_l: f64,
     pub len_w: f64,
     pub len_l: f64,
+}
+
+/// What one iteration's training did to its own pairs.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainStats {
+    pub steps: u64,
+    /// Mean per-pair loss over the epoch.
+    pub mean_loss: f64,
+    /// After training, on its own training pairs: mean `D_w` and `D_l` (log pi_{t+1} - log pi_t).
+    pub mean_d_w: f64,
+    pub mean_d_l: f64,
+    /// Fraction of pairs with `D_w > 0` and with `D_l < 0`.
+    pub frac_w_up: f64,
+    pub frac_l_down: f64,
 }
 
 /// One row of the per-iteration table.
@@ -73,12 +91,12 @@ pub struct Outcome {
 }
 
 /// Evaluation samples of one model: per prompt, `samples` responses (text and ids with stop).
-struct EvalSamples {
+pub struct EvalSamples {
     texts: Vec<Vec<String>>,
     ids: Vec<Vec<Vec<i64>>>,
 }
 
-struct Ctx<'a> {
+pub struct Ctx<'a> {
     cfg: &'a MiniConfig,
     world: World,
     nash: PairwiseJudge,
@@ -158,8 +176,8 @@ fn kl_hat(ctx: &Ctx, model: &Llama, s: &EvalSamples) -> Result<f64> {
 }
 
 /// K samples per prompt of split `t` from `model`.
-fn sample_split(ctx: &Ctx, model: &Llama, t: usize) -> Result<Vec<Vec<Vec<i64>>>> {
-    Ok(sample_groups(model, &ctx.split_ids[t], ctx.base.tok.pad, ctx.cfg.samples, ctx.cfg.prompts_per_batch, &split_gen(ctx, t))?)
+fn sample_split(ctx: &Ctx, model: &Llama, t: usize) -> shared::Result<Vec<Vec<Vec<i64>>>> {
+    sample_groups(model, &ctx.split_ids[t], ctx.base.tok.pad, ctx.cfg.samples, ctx.cfg.prompts_per_batch, &split_gen(ctx, t))
 }
 
 /// How split `t` is sampled.
@@ -167,8 +185,9 @@ fn split_gen(ctx: &Ctx, t: usize) -> GenerateConfig {
     gen(ctx, ctx.cfg.temperature, ctx.cfg.top_p, ctx.seed ^ 0x5bb0_0000 ^ (t as u64 * 1_000_003))
 }
 
-/// The training pairs of split `t` from its sampled groups.
-fn build_pairs(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Vec<TrainPair>, DataStats) {
+/// The training examples of split `t` from its sampled groups: per prompt, the pair
+/// `(y_w, y_l)` (stop token included) and, for SPPO, its targets as side data.
+fn build_examples(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Vec<Example>, DataStats) {
     let tok = &ctx.base.tok;
     let sampling = split_gen(ctx, t);
     let mut out = vec![];
@@ -189,8 +208,11 @@ fn build_pairs(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Ve
         st.q_l += l.score;
         st.len_w += w.length as f64;
         st.len_l += l.length as f64;
-        let pair = Pair { prompt: ctx.split_ids[t][i].clone(), chosen: with_stop(&g[e.winner], &sampling), rejected: with_stop(&g[e.loser], &sampling) };
-        out.push(TrainPair { pair, phat_w: e.phat_w(), phat_l: e.phat_l(), p_wl: e.p_wl });
+        let mut ex = Example::pair(ctx.split_ids[t][i].clone(), with_stop(&g[e.winner], &sampling), with_stop(&g[e.loser], &sampling));
+        if let Some((tw, tl)) = m.objective.targets(e.phat_w(), e.phat_l(), e.p_wl) {
+            ex = ex.with(TARGET_W, tw).with(TARGET_L, tl);
+        }
+        out.push(ex);
     }
     st.pairs = out.len();
     let n = st.pairs.max(1) as f64;
@@ -198,6 +220,81 @@ fn build_pairs(ctx: &Ctx, m: &Method, t: usize, groups: &[Vec<Vec<i64>>]) -> (Ve
         *v /= n;
     }
     (out, st)
+}
+
+/// What is measured after each iteration (stored in the iteration's record).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Evaluation {
+    wr_base: f64,
+    wr_base_se: f64,
+    wr_prev: f64,
+    q: f64,
+    len: f64,
+    kl: f64,
+    train: TrainStats,
+}
+
+/// SPPO's data side for the shared on-policy loop, one per method: sample `pi_t` on split t
+/// (iteration 1: the shared samples of `pi_0`), estimate `Phat`, pair winner and loser; after
+/// training, evaluate `pi_{t+1}` against `pi_0` and the previous iterate.
+pub struct SppoAnnotator<'a> {
+    ctx: &'a Ctx<'a>,
+    method: &'a Method,
+    first_groups: &'a [Vec<Vec<i64>>],
+    base_samples: &'a EvalSamples,
+    /// The previous iterate's evaluation samples (for `WR_prev`).
+    prev: Option<EvalSamples>,
+}
+
+impl Annotator for SppoAnnotator<'_> {
+    fn annotate(&mut self, t: usize, policy: &Llama) -> shared::Result<Annotation> {
+        let groups = if t == 0 { self.first_groups.to_vec() } else { sample_split(self.ctx, policy, t)? };
+        let (examples, data) = build_examples(self.ctx, self.method, t, &groups);
+        Ok(Annotation { examples, stats: serde_json::to_value(data).unwrap_or_default() })
+    }
+
+    fn evaluate(&mut self, t: usize, policy: &Llama, trained: &Trained) -> shared::Result<serde_json::Value> {
+        let ctx = self.ctx;
+        let err = |e: anyhow::Error| shared::Error::Other(format!("{e:#}"));
+        // D = log pi_{t+1} - log pi_t on the iteration's own (truncated) pairs; pi_t is the reference.
+        let (after, _) = score_all(policy, trained.examples, 2, ctx.cfg.train.micro_batch, false, ctx.base.tok.pad, "D_w, D_l")?;
+        let before = &trained.references["reference"].seq;
+        let d_w: Vec<f64> = after.iter().zip(before).map(|(a, b)| a[0] - b[0]).collect();
+        let d_l: Vec<f64> = after.iter().zip(before).map(|(a, b)| a[1] - b[1]).collect();
+        let n = d_w.len().max(1) as f64;
+        let train = TrainStats {
+            steps: trained.summary.steps,
+            mean_loss: trained.summary.mean_loss,
+            mean_d_w: d_w.iter().sum::<f64>() / n,
+            mean_d_l: d_l.iter().sum::<f64>() / n,
+            frac_w_up: d_w.iter().filter(|d| **d > 0.0).count() as f64 / n,
+            frac_l_down: d_l.iter().filter(|d| **d < 0.0).count() as f64 / n,
+        };
+        let s = eval_samples(ctx, policy).map_err(err)?;
+        let (wr_base, wr_base_se) = win_rate(ctx, &s, self.base_samples);
+        let wr_prev = win_rate(ctx, &s, self.prev.as_ref().unwrap_or(self.base_samples)).0;
+        let (q, len) = quality(ctx, &s);
+        let kl = kl_hat(ctx, policy, &s).map_err(err)?;
+        eprintln!(
+            "    {:<12} iter {}: {} pairs, WR_base {wr_base:.3}, WR_prev {wr_prev:.3}, q {q:.3}, len {len:.1}, KL {kl:.2}; D_w {:+.2}, D_l {:+.2}",
+            self.method.name, t + 1, trained.examples.len(), train.mean_d_w, train.mean_d_l
+        );
+        self.prev = Some(s);
+        Ok(serde_json::to_value(Evaluation { wr_base, wr_base_se, wr_prev, q, len, kl, train }).unwrap_or_default())
+    }
+
+    fn loaded(&mut self, t: usize, policy: &Llama, _record: &IterationRecord) -> shared::Result<()> {
+        eprintln!("    {:<12} iter {}: loaded from an earlier run", self.method.name, t + 1);
+        self.prev = Some(eval_samples(self.ctx, policy).map_err(|e| shared::Error::Other(format!("{e:#}")))?);
+        Ok(())
+    }
+}
+
+/// The table row of a finished iteration.
+fn row_of(m: &Method, r: &IterationRecord) -> Result<IterRow> {
+    let data: DataStats = serde_json::from_value(r.stats.clone()).context("iteration record: data statistics")?;
+    let e: Evaluation = serde_json::from_value(r.evaluation.clone()).context("iteration record: evaluation")?;
+    Ok(IterRow { method: m.name.clone(), iteration: r.iteration, wr_base: e.wr_base, wr_base_se: e.wr_base_se, wr_prev: e.wr_prev, q: e.q, len: e.len, kl: e.kl, data, train: e.train, seconds: r.seconds })
 }
 
 fn copy_of_base(ctx: &Ctx) -> Result<(VarStore, Llama)> {
@@ -242,39 +339,17 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
     let first_groups = sample_split(&ctx, &ctx.base.model, 0)?; // identical iteration-1 data for every method
     let mut rows = vec![];
     for m in &cfg.methods {
-        let (vs, model) = copy_of_base(&ctx)?;
-        let mut prev = None::<EvalSamples>;
-        for t in 0..cfg.iterations {
-            let t0 = Instant::now();
-            let slug: String = m.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
-            let dir = run_dir.join(slug).join(format!("iter-{}", t + 1));
-            let (weights, row_file) = (dir.join("model.safetensors"), dir.join("row.json"));
-            if row_file.exists() {
-                // A finished iteration: its iterate and row, then the samples the next one compares with.
-                shared::model::weights::load_into(&vs, &[weights], &[]).with_context(|| format!("resuming from {}", dir.display()))?;
-                let row: IterRow = shared::io::read_json(&row_file)?;
-                eprintln!("    {:<12} iter {}: loaded from {}", m.name, t + 1, dir.display());
-                rows.push(row);
-                prev = Some(eval_samples(&ctx, &model)?);
-                continue;
-            }
-            let groups = if t == 0 { first_groups.clone() } else { sample_split(&ctx, &model, t)? };
-            let (pairs, data) = build_pairs(&ctx, m, t, &groups);
-            let train = train_iteration(&model, &vs, &m.objective, m.lr, &pairs, &cfg.train, ctx.base.tok.pad, seed ^ (t as u64 + 1))?;
-            let s = eval_samples(&ctx, &model)?;
-            let (wr_base, wr_base_se) = win_rate(&ctx, &s, &base_samples);
-            let wr_prev = win_rate(&ctx, &s, prev.as_ref().unwrap_or(&base_samples)).0;
-            let (q, len) = quality(&ctx, &s);
-            let kl = kl_hat(&ctx, &model, &s)?;
-            let row = IterRow { method: m.name.clone(), iteration: t + 1, wr_base, wr_base_se, wr_prev, q, len, kl, data, train, seconds: t0.elapsed().as_secs_f64() };
-            eprintln!(
-                "    {:<12} iter {}: {} pairs, WR_base {:.3}, WR_prev {:.3}, q {:.3}, len {:.1}, KL {:.2}; D_w {:+.2}, D_l {:+.2} ({:.0}s)",
-                m.name, t + 1, row.data.pairs, wr_base, wr_prev, q, len, kl, row.train.mean_d_w, row.train.mean_d_l, row.seconds
-            );
-            shared::model::weights::save(&vs, &weights)?;
-            shared::io::write_json(&row_file, &row)?;
-            rows.push(row);
-            prev = Some(s);
+        let (mut vs, model) = copy_of_base(&ctx)?;
+        let slug: String = m.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        // One epoch per iteration against the frozen pi_t; iteration t orders its batches by seed ^ t.
+        let mut train = cfg.train_for(m);
+        train.seed = seed;
+        let icfg = IterateConfig { iterations: cfg.iterations, reference: Reference::Previous, train, seed_per_iteration: true };
+        let mut annotator = SppoAnnotator { ctx: &ctx, method: m, first_groups: &first_groups, base_samples: &base_samples, prev: None };
+        let objective = m.objective.build();
+        let records = iterate::run(&model, &mut vs, &mut annotator, objective.as_ref(), &icfg, ctx.base.tok.pad, "world-char-v1", &run_dir.join(slug))?;
+        for r in &records {
+            rows.push(row_of(m, r)?);
         }
         alpaca.push(alpaca_row(&ctx, &bench, &model, &format!("{} Iter{}", m.name, cfg.iterations))?);
     }

@@ -58,7 +58,7 @@ impl PairObjective for Cpo {
         x.validate("cpo", false)?;
         let u = (&x.chosen - &x.rejected) * self.beta;
         let pref = smoothed_logistic(&u, self.label_smoothing); // CPO Eq. 3
-        let loss = if self.lambda == 0.0 { pref } else { pref + self.nll.per_pair(&x.chosen, &x.chosen_len) * self.lambda };
+        let loss = if self.lambda == 0.0 { pref } else { pref + self.nll.per_pair(x) * self.lambda };
         Ok(PairLoss {
             loss,
             chosen_reward: (&x.chosen * self.beta).detach(),

@@ -11,6 +11,10 @@
 //!   KTO paper prescribes.)
 //! - `zero`: KL = 0.
 //!
+//! Both estimates are statistics of the batch: under gradient accumulation the trainer computes
+//! them over the whole optimiser batch ([`PairObjective::needs_whole_batch`]), so the update does
+//! not depend on the micro-batch size (TRL computes them per micro-batch).
+//!
 //! Scale: the per-pair loss is the *sum* of the two terms (the table's form). TRL concatenates the
 //! chosen and rejected terms and takes one mean over 2B elements, i.e. half of our batch loss.
 //! Implicit rewards: `β h`.
@@ -71,7 +75,11 @@ impl Kto {
                 let z = hw.zeros_like().sum(hw.kind());
                 Ok((z.shallow_clone(), z))
             }
-            KlEstimate::InBatch => Ok((scalar(hl.mean(hl.kind())), scalar(hw.mean(hw.kind())))),
+            KlEstimate::InBatch => match &x.batch_log_ratios {
+                // Under accumulation: the means over the whole optimiser batch.
+                Some((bw, bl)) => Ok((scalar(bl.mean(hl.kind())), scalar(bw.mean(hw.kind())))),
+                None => Ok((scalar(hl.mean(hl.kind())), scalar(hw.mean(hw.kind())))),
+            },
             KlEstimate::Mismatched => {
                 let (Some(p), Some(r)) = (&x.kl_policy, &x.kl_ref) else {
                     return Err(Error::invalid(
@@ -102,6 +110,9 @@ impl PairObjective for Kto {
     }
     fn needs_kl_sample(&self) -> bool {
         self.kl == KlEstimate::Mismatched
+    }
+    fn needs_whole_batch(&self) -> bool {
+        self.kl != KlEstimate::Zero
     }
     fn loss(&self, x: &PairLogps) -> Result<PairLoss> {
         x.validate("kto", true)?;

@@ -64,12 +64,28 @@ pub struct PairLogps {
     pub kl_policy: Option<Tensor>,
     /// `log π_ref(y'|x)` of the same mismatched pairs (shape `[M]`).
     pub kl_ref: Option<Tensor>,
+    /// Totals of the whole optimiser batch when this is one of its micro-batches (set by the
+    /// trainer); `None` = this batch is the whole batch.
+    pub batch: Option<PairBatch>,
+    /// Detached log-ratios `(h_w, h_l)` of every pair of the optimiser batch, when the trainer
+    /// split it into micro-batches and the objective uses batch statistics (KTO's `in_batch`).
+    pub batch_log_ratios: Option<(Tensor, Tensor)>,
+}
+
+/// Totals of the optimiser batch a micro-batch belongs to, for normalisations "over the batch"
+/// that must not depend on how it is split ([`NllNorm::BatchTokenMean`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PairBatch {
+    /// Pairs in the optimiser batch.
+    pub pairs: f64,
+    /// Chosen-response tokens in the optimiser batch.
+    pub chosen_tokens: f64,
 }
 
 impl PairLogps {
     /// A batch without reference log-probs (reference-free objectives).
     pub fn new(chosen: Tensor, rejected: Tensor, chosen_len: Tensor, rejected_len: Tensor) -> Self {
-        PairLogps { chosen, rejected, chosen_len, rejected_len, ref_chosen: None, ref_rejected: None, kl_policy: None, kl_ref: None }
+        PairLogps { chosen, rejected, chosen_len, rejected_len, ref_chosen: None, ref_rejected: None, kl_policy: None, kl_ref: None, batch: None, batch_log_ratios: None }
     }
 
     /// Add the frozen reference model's log-probs.
@@ -201,6 +217,11 @@ pub trait PairObjective: Send + Sync {
     fn needs_kl_sample(&self) -> bool {
         false
     }
+    /// Whether the loss uses statistics of the whole batch (KTO's reference point), which the
+    /// trainer then computes over the whole optimiser batch under gradient accumulation.
+    fn needs_whole_batch(&self) -> bool {
+        false
+    }
     /// Per-pair losses and implicit rewards. Implementations call [`PairLogps::validate`] first.
     fn loss(&self, x: &PairLogps) -> Result<PairLoss>;
 }
@@ -213,21 +234,31 @@ pub enum NllNorm {
     Sum,
     /// `−log π(y_w|x) / |y_w|` per pair.
     SequenceMean,
-    /// TRL's `nn.CrossEntropyLoss` over all chosen tokens of the (micro-)batch:
+    /// TRL's `nn.CrossEntropyLoss` over all chosen tokens of the batch:
     /// `−Σ_i log π(y_w,i) / Σ_i |y_w,i|`, spread over pairs so that the per-pair mean equals it.
+    /// Under gradient accumulation both sums run over the whole optimiser batch
+    /// ([`PairLogps::batch`]), so the update does not depend on the micro-batch size.
     BatchTokenMean,
 }
 
 impl NllNorm {
-    /// The per-pair NLL term `[B]` whose mean over the batch is the configured normalisation.
-    pub fn per_pair(self, sum: &Tensor, len: &Tensor) -> Tensor {
+    /// The per-pair NLL term `[B]` of `x`'s chosen responses whose mean over the batch is the
+    /// configured normalisation.
+    pub fn per_pair(self, x: &PairLogps) -> Tensor {
+        let (sum, len) = (&x.chosen, &x.chosen_len);
         match self {
             NllNorm::Sum => -sum,
             NllNorm::SequenceMean => -(sum / len),
-            NllNorm::BatchTokenMean => {
-                let b = sum.size()[0] as f64;
-                -(sum * b) / len.sum(len.kind())
-            }
+            NllNorm::BatchTokenMean => match x.batch {
+                Some(b) => {
+                    let tokens = Tensor::from(b.chosen_tokens).to_kind(len.kind()).to_device(len.device());
+                    -(sum * b.pairs) / tokens
+                }
+                None => {
+                    let b = sum.size()[0] as f64;
+                    -(sum * b) / len.sum(len.kind())
+                }
+            },
         }
     }
 }
@@ -256,6 +287,18 @@ pub(crate) fn check_nonneg(who: &str, field: &str, v: f64) -> Result<()> {
     } else {
         Err(Error::invalid(format!("objective {who}: `{field}`"), format!("must be ≥ 0, got {v}")))
     }
+}
+
+/// The names of the built-in objectives, as `type = "..."` selects them.
+pub const BUILTIN: [&str; 8] = ["dpo", "ipo", "slic", "cpo", "orpo", "kto", "rdpo", "rrhf"];
+
+/// Every built-in objective with its default hyperparameters: the list the shared checks
+/// (gradients, accumulation invariance, TRL fixtures) loop over.
+pub fn builtin() -> Vec<Box<dyn PairObjective>> {
+    BUILTIN
+        .iter()
+        .map(|name| ObjectiveConfig::from_toml(&format!("type = \"{name}\"\n"), "builtin").and_then(|c| c.build()).expect("every built-in objective has defaults"))
+        .collect()
 }
 
 /// The built-in objectives with their hyperparameters, as a TOML config selects them

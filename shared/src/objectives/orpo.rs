@@ -63,7 +63,7 @@ impl PairObjective for Orpo {
         let pw = (&x.chosen / &x.chosen_len).clamp_max(-1e-6);
         let pl = (&x.rejected / &x.rejected_len).clamp_max(-1e-6);
         let log_odds = (&pw - &pl) - (log1mexp(&pw) - log1mexp(&pl)); // ORPO Eq. 7
-        let loss = self.nll.per_pair(&x.chosen, &x.chosen_len) - log_odds.log_sigmoid() * self.lambda; // Eq. 6
+        let loss = self.nll.per_pair(x) - log_odds.log_sigmoid() * self.lambda; // Eq. 6
         Ok(PairLoss { loss, chosen_reward: (pw * self.lambda).detach(), rejected_reward: (pl * self.lambda).detach() })
     }
 }

@@ -46,7 +46,7 @@ impl PairObjective for Rrhf {
         let pw = &x.chosen / &x.chosen_len;
         let pl = &x.rejected / &x.rejected_len;
         let rank = (&pl - &pw).relu(); // RRHF Eq. 2 for one pair
-        let loss = rank + self.nll.per_pair(&x.chosen, &x.chosen_len) * self.lambda;
+        let loss = rank + self.nll.per_pair(x) * self.lambda;
         Ok(PairLoss { loss, chosen_reward: pw.detach(), rejected_reward: pl.detach() })
     }
 }

@@ -51,7 +51,7 @@ impl PairObjective for Slic {
     fn loss(&self, x: &PairLogps) -> Result<PairLoss> {
         x.validate("slic", false)?;
         let rank = (-&x.chosen + &x.rejected + self.delta).relu(); // max(0, δ − log π_w + log π_l)
-        let loss = rank + self.nll.per_pair(&x.chosen, &x.chosen_len) * self.lambda;
+        let loss = rank + self.nll.per_pair(x) * self.lambda;
         Ok(PairLoss { loss, chosen_reward: x.chosen.detach(), rejected_reward: x.rejected.detach() })
     }
 }

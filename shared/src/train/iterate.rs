@@ -1,34 +1,44 @@
 //! The N-iteration on-policy loop, in plain sight: for t = 1..N,
 //!
-//! 1. sample K responses per prompt from the current policy π_t;
-//! 2. score them with a pluggable scorer (oracle, judge, reward model, the policy itself);
-//! 3. turn each group into pairs with a [`PairRule`] (best vs worst, all pairs above a margin, ...);
-//! 4. train π_{t+1} from π_t on those pairs with any [`PairObjective`], the reference being the
-//!    previous iterate π_t or the initial model π_0 ([`Reference`]).
+//! 1. an [`Annotator`] turns the current policy π_t into training examples: it samples, scores
+//!    (the oracle, a judge, a reward model, the policy itself) and pairs or weights the samples;
+//! 2. the frozen references the objective names are scored once: `"previous"` = π_t,
+//!    `"initial"` = π_0, `"reference"` = whichever [`Reference`] says;
+//! 3. the engine trains π_{t+1} from π_t on the examples with the objective
+//!    ([`super::policy::PolicyStep`]);
+//! 4. the annotator may evaluate π_{t+1}; the iterate and its record are saved.
 //!
 //! Each finished iteration leaves `iter-<t>/model.safetensors` and `iter-<t>/done.json`; a rerun
-//! in the same folder loads the last finished iterate and continues (inside an iteration the
-//! pairwise trainer resumes from its own checkpoint, and sampling is seeded, so the pairs are the
-//! same). SPPO, DNO, INPO, self-rewarding and the SimPO instruct recipe are this loop with
-//! another objective, scorer or pair rule.
+//! in the same folder loads the finished iterates and continues after the last one. Inside an
+//! iteration the annotation is saved before training (`iter-<t>/annotation.json`) and the engine
+//! checkpoints, so a run killed mid-iteration resumes on exactly the same examples and batches.
+//!
+//! [`GroupAnnotator`] is the classic annotator (K samples per prompt, a scorer, a [`PairRule`]):
+//! iterative DPO/IPO and the world's on-policy check run on it; SPPO, DNO, INPO and the
+//! self-rewarding papers bring their own annotators (and objectives) to the same loop.
 
+use super::config::TrainConfig;
+use super::engine::{self, Summary};
+use super::example::Example;
+use super::objective::Objective;
 use super::onpolicy::{build_pairs, sample_groups, score_groups, with_stop};
 use super::pairs::PairRule;
-use super::pairwise::{self, Pair, PairwiseConfig, TrainSummary};
+use super::policy::{self, PolicyStep, Refs};
+use super::reference::{Frozen, References};
 use crate::error::{Error, Result};
 use crate::model::generate::GenerateConfig;
 use crate::model::Llama;
-use crate::objectives::PairObjective;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 use tch::nn::VarStore;
 
-/// Which model the objective's log-ratios are taken against in iteration t.
+/// Which model the `"reference"` role is in iteration t.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reference {
-    /// π_t, the policy that produced the samples (SPPO, DNO, self-rewarding).
+    /// π_t, the policy that produced the samples (SPPO, DNO, iterative DPO).
     Previous,
     /// π_0, the model the loop started from.
     Initial,
@@ -38,96 +48,187 @@ pub enum Reference {
 #[serde(deny_unknown_fields)]
 pub struct IterateConfig {
     pub iterations: usize,
-    /// K: samples per prompt.
-    pub samples: usize,
-    pub prompts_per_batch: usize,
-    pub gen: GenerateConfig,
-    pub rule: PairRule,
     pub reference: Reference,
-    pub train: PairwiseConfig,
+    /// Each iteration's training (one epoch over its examples, usually).
+    pub train: TrainConfig,
+    /// Derive iteration t's data-order seed as `train.seed ^ t` (t = 1, 2, ...; SPPO's
+    /// trainer) instead of reusing `train.seed` in every iteration.
+    #[serde(default)]
+    pub seed_per_iteration: bool,
+}
+
+/// What an annotator made of one iteration's samples.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub examples: Vec<Example>,
+    /// Anything worth keeping about the data (pair counts, mean scores, ...), stored in the record.
+    pub stats: serde_json::Value,
+}
+
+/// What an iteration's training saw and did, for [`Annotator::evaluate`].
+pub struct Trained<'a> {
+    pub summary: &'a Summary,
+    /// The examples as trained on (truncated).
+    pub examples: &'a [Example],
+    /// The references' log-probs of those examples, by role (`"previous"` = π_t's when used).
+    pub references: &'a References,
+}
+
+/// Sample, score and pair (or weight): one on-policy method's data side.
+pub trait Annotator {
+    /// Iteration `t`'s (0-based) training examples from the current policy π_t.
+    fn annotate(&mut self, t: usize, policy: &Llama) -> Result<Annotation>;
+    /// After iteration `t` trained π_{t+1} (now `policy`): evaluate it; stored in the record.
+    fn evaluate(&mut self, _t: usize, _policy: &Llama, _trained: &Trained) -> Result<serde_json::Value> {
+        Ok(serde_json::Value::Null)
+    }
+    /// Iteration `t` had finished in an earlier run and its iterate was loaded into `policy`
+    /// instead (restore whatever later iterations need from it).
+    fn loaded(&mut self, _t: usize, _policy: &Llama, _record: &IterationRecord) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What one iteration did.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct IterationReport {
+pub struct IterationRecord {
+    /// 1-based.
     pub iteration: usize,
-    pub pairs: usize,
-    pub mean_chosen_score: f64,
-    pub mean_rejected_score: f64,
-    pub train: TrainSummary,
+    pub examples: usize,
+    pub stats: serde_json::Value,
+    pub train: Summary,
+    pub evaluation: serde_json::Value,
     pub seconds: f64,
     /// Loaded from a finished `iter-<t>/` instead of run now.
     #[serde(default)]
     pub resumed: bool,
 }
 
-/// Run the loop on `policy` (weights in `vs`, updated in place). `prompts[t]` are the prompt ids
-/// of iteration t (the same list each time, or fresh prompts per iteration); `score(t, prompt
-/// index, texts)` scores one prompt's K decoded samples. `tokenizer_id` keys the reference cache.
+/// Run the loop on `policy` (weights in `vs`, updated in place, π_0 on entry). `tokenizer_id`
+/// keys the reference caches; `pad` pads batches.
 #[allow(clippy::too_many_arguments)]
-pub fn run(
+pub fn run<O: Objective + ?Sized>(
     policy: &Llama,
     vs: &mut VarStore,
-    objective: &dyn PairObjective,
-    prompts: &[Vec<Vec<i64>>],
-    pad_id: i64,
-    decode: impl Fn(&[i64]) -> String,
-    mut score: impl FnMut(usize, usize, &[String]) -> Result<Vec<f64>>,
+    annotator: &mut dyn Annotator,
+    objective: &O,
     cfg: &IterateConfig,
+    pad: i64,
     tokenizer_id: &str,
     out_dir: &Path,
-) -> Result<Vec<IterationReport>> {
+) -> Result<Vec<IterationRecord>> {
     cfg.train.validate()?;
-    if cfg.iterations == 0 || cfg.samples < 2 {
-        return Err(Error::invalid("on-policy loop", format!("need ≥ 1 iteration and ≥ 2 samples per prompt, got {} and {}", cfg.iterations, cfg.samples)));
+    if cfg.iterations == 0 {
+        return Err(Error::invalid("on-policy loop", "need ≥ 1 iteration"));
     }
-    if prompts.len() < cfg.iterations {
-        return Err(Error::invalid("on-policy loop", format!("{} iterations but prompts for only {}", cfg.iterations, prompts.len())));
-    }
-    // π_0, kept only when it is the reference.
-    let initial = match cfg.reference {
-        Reference::Initial if objective.needs_reference() => Some(policy.copy_with(vs)?),
-        _ => None,
-    };
-    let mut reports = vec![];
+    let needs = objective.needs();
+    let wants = |role: &str| needs.references.iter().any(|r| r == role);
+    // π_0, kept only when a role needs it after the first iteration.
+    let initial = if wants("initial") || (wants("reference") && cfg.reference == Reference::Initial) { Some(policy.copy_with(vs)?) } else { None };
+    let mut records = vec![];
     for t in 0..cfg.iterations {
         let dir = out_dir.join(format!("iter-{}", t + 1));
-        let done = dir.join("done.json");
-        let weights = dir.join("model.safetensors");
+        let (done, weights) = (dir.join("done.json"), dir.join("model.safetensors"));
         if done.exists() {
-            let mut r: IterationReport = crate::io::read_json(&done)?;
+            let mut r: IterationRecord = crate::io::read_json(&done)?;
             crate::model::weights::load_into(vs, &[weights], &[])?;
             r.resumed = true;
-            reports.push(r);
+            annotator.loaded(t, policy, &r)?;
+            records.push(r);
             continue;
         }
         let started = std::time::Instant::now();
-        let gen = GenerateConfig { seed: cfg.gen.seed.wrapping_add(1_000_003 * t as u64), ..cfg.gen.clone() };
-        let samples = sample_groups(policy, &prompts[t], pad_id, cfg.samples, cfg.prompts_per_batch, &gen)?;
-        let groups = score_groups(samples, &decode, |i, texts| score(t, i, texts))?;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.train.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let scored = build_pairs(&groups, &cfg.rule, &mut rng);
-        if scored.is_empty() {
-            return Err(Error::invalid(format!("on-policy iteration {}", t + 1), "no pairs: every group's samples scored alike; raise K or the temperature"));
-        }
-        let n = scored.len() as f64;
-        let (mc, mr) = (scored.iter().map(|p| p.chosen_score).sum::<f64>() / n, scored.iter().map(|p| p.rejected_score).sum::<f64>() / n);
-        // Train on what the policy emitted, stop token included.
-        let pairs: Vec<Pair> = scored.iter().map(|p| Pair { prompt: prompts[t][p.prompt].clone(), chosen: with_stop(&p.chosen, &gen), rejected: with_stop(&p.rejected, &gen) }).collect();
-        let (ref_model, ref_vs) = match &initial {
-            Some((ivs, m)) => (m, ivs),
-            None => (policy, &*vs),
+        let ann_path = dir.join("annotation.json");
+        let annotation: Annotation = if ann_path.exists() {
+            crate::io::read_json(&ann_path)?
+        } else {
+            let a = annotator.annotate(t, policy)?;
+            crate::io::write_json(&ann_path, &a)?;
+            a
         };
-        let reference = pairwise::reference_for(objective, ref_model, ref_vs, &pairs, &cfg.train, tokenizer_id, &dir.join("reference"))?;
-        let summary = pairwise::train(policy, vs, objective, &pairs, reference.as_ref(), &cfg.train, &dir.join("train"))?;
+        if annotation.examples.is_empty() {
+            return Err(Error::invalid(format!("on-policy iteration {}", t + 1), "the annotator produced no examples (every group's samples scored alike?); raise K or the temperature"));
+        }
+        let mut train = cfg.train.clone();
+        if cfg.seed_per_iteration {
+            train.seed ^= t as u64 + 1;
+        }
+        let prepared = policy::prepare(&annotation.examples, objective, &train)?;
+        let references = {
+            let current = Frozen { model: policy, vs: &*vs };
+            let first = initial.as_ref().map_or(current, |(ivs, m)| Frozen { model: m, vs: ivs });
+            let mut models = BTreeMap::new();
+            models.insert("previous".to_string(), current);
+            models.insert("initial".to_string(), first);
+            models.insert("reference".to_string(), if cfg.reference == Reference::Initial { first } else { current });
+            let cache = dir.join("reference");
+            Refs { models, tokenizer_id, cache_dir: &cache }.logps(objective, &prepared, train.micro_batch, pad)?
+        };
+        let mut step = PolicyStep::new(policy, objective, prepared, references, pad)?;
+        let summary = engine::run(vs, &mut step, &train, &dir.join("train"))?;
         crate::model::weights::save(vs, &weights)?;
-        let report = IterationReport { iteration: t + 1, pairs: pairs.len(), mean_chosen_score: mc, mean_rejected_score: mr, train: summary, seconds: started.elapsed().as_secs_f64(), resumed: false };
-        crate::io::write_json(&done, &report)?;
+        let evaluation = annotator.evaluate(t, policy, &Trained { summary: &summary, examples: &step.examples, references: &step.references })?;
+        let record = IterationRecord { iteration: t + 1, examples: annotation.examples.len(), stats: annotation.stats, train: summary, evaluation, seconds: started.elapsed().as_secs_f64(), resumed: false };
+        crate::io::write_json(&done, &record)?;
         // The trainer's resume checkpoint is not needed once the iterate is saved.
         let _ = std::fs::remove_dir_all(dir.join("train/ckpt"));
-        reports.push(report);
+        records.push(record);
     }
-    Ok(reports)
+    Ok(records)
+}
+
+/// The classic annotator: K samples per prompt from π_t, a scorer, and a [`PairRule`].
+/// `score(t, prompt index, texts)` returns one score per decoded sample.
+pub struct GroupAnnotator<D, S> {
+    /// `prompts[t]`: the prompt ids of iteration t (the same list each time, or fresh ones).
+    pub prompts: Vec<Vec<Vec<i64>>>,
+    /// K: samples per prompt.
+    pub samples: usize,
+    pub prompts_per_batch: usize,
+    /// Sampling; iteration t uses seed `gen.seed + 1_000_003·t`.
+    pub gen: GenerateConfig,
+    pub rule: PairRule,
+    pub pad: i64,
+    /// Seeds the pair rule's randomness (iteration t: `seed ^ (t+1)·golden`).
+    pub seed: u64,
+    pub decode: D,
+    pub score: S,
+}
+
+/// What [`GroupAnnotator`] records per iteration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PairStats {
+    pub pairs: usize,
+    pub mean_chosen_score: f64,
+    pub mean_rejected_score: f64,
+}
+
+impl<D, S> Annotator for GroupAnnotator<D, S>
+where
+    D: Fn(&[i64]) -> String,
+    S: FnMut(usize, usize, &[String]) -> Result<Vec<f64>>,
+{
+    fn annotate(&mut self, t: usize, policy: &Llama) -> Result<Annotation> {
+        if self.samples < 2 {
+            return Err(Error::invalid("on-policy annotator", format!("need ≥ 2 samples per prompt, got {}", self.samples)));
+        }
+        let prompts = self.prompts.get(t).ok_or_else(|| Error::invalid("on-policy annotator", format!("no prompts for iteration {}", t + 1)))?;
+        let gen = GenerateConfig { seed: self.gen.seed.wrapping_add(1_000_003 * t as u64), ..self.gen.clone() };
+        let samples = sample_groups(policy, prompts, self.pad, self.samples, self.prompts_per_batch, &gen)?;
+        let score = &mut self.score;
+        let groups = score_groups(samples, &self.decode, |i, texts| score(t, i, texts))?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let scored = build_pairs(&groups, &self.rule, &mut rng);
+        let n = scored.len().max(1) as f64;
+        let stats = PairStats {
+            pairs: scored.len(),
+            mean_chosen_score: scored.iter().map(|p| p.chosen_score).sum::<f64>() / n,
+            mean_rejected_score: scored.iter().map(|p| p.rejected_score).sum::<f64>() / n,
+        };
+        // Train on what the policy emitted, stop token included.
+        let examples = scored.iter().map(|p| Example::pair(prompts[p.prompt].clone(), with_stop(&p.chosen, &gen), with_stop(&p.rejected, &gen))).collect();
+        Ok(Annotation { examples, stats: serde_json::to_value(stats).unwrap_or_default() })
+    }
 }
 
 #[cfg(test)]
@@ -138,39 +239,35 @@ mod tests {
     use crate::train::schedule::Schedule;
 
     fn cfg(reference: Reference) -> IterateConfig {
-        IterateConfig {
-            iterations: 2,
+        let train = TrainConfig { seed: 1, ..TrainConfig::new(4, 2, Schedule::cosine(1e-2, 0.0)).truncating(16, 8) };
+        IterateConfig { iterations: 2, reference, train, seed_per_iteration: false }
+    }
+
+    /// The scorer likes token 5: samples with more 5s are chosen.
+    fn annotator(flat: bool) -> impl Annotator {
+        GroupAnnotator {
+            prompts: vec![(1..9).map(|i| vec![1, i]).collect(), (1..9).map(|i| vec![2, i]).collect()],
             samples: 4,
             prompts_per_batch: 4,
             gen: GenerateConfig { max_new_tokens: 4, temperature: 1.0, top_p: 1.0, stop_tokens: vec![], seed: 7 },
             rule: PairRule::BestVsWorst,
-            reference,
-            train: PairwiseConfig {
-                batch_size: 4,
-                micro_batch: 2,
-                epochs: 1,
-                max_length: 16,
-                max_prompt_length: 8,
-                schedule: Schedule::cosine(1e-2, 0.0),
-                optim: Default::default(),
-                seed: 1,
-                checkpoint_every: 0,
-                keep_checkpoints: 1,
-                max_steps: None,
-            },
+            pad: 0,
+            seed: 1,
+            decode: |ids: &[i64]| ids.iter().map(|i| format!("{i} ")).collect::<String>(),
+            score: move |_, _, ys: &[String]| Ok(ys.iter().map(|y| if flat { 1.0 } else { y.matches("5 ").count() as f64 }).collect()),
         }
     }
 
-    fn prompts() -> Vec<Vec<Vec<i64>>> {
-        vec![(1..9).map(|i| vec![1, i]).collect(), (1..9).map(|i| vec![2, i]).collect()]
-    }
-
-    /// The scorer likes token 5: the share of 5s in the samples should rise.
-    fn run_in(dir: &Path, reference: Reference) -> (VarStore, Vec<IterationReport>) {
+    fn run_in(dir: &Path, reference: Reference) -> (VarStore, Vec<IterationRecord>) {
         let c = tiny::config("llama", 12, 16, 32, 1, 2);
         let (mut vs, m) = tiny::model(&c, 3);
-        let reps = run(&m, &mut vs, &Dpo::new(0.1), &prompts(), 0, |ids| ids.iter().map(|i| format!("{i} ")).collect(), |_, _, ys| Ok(ys.iter().map(|y| y.matches("5 ").count() as f64).collect()), &cfg(reference), "test", dir).unwrap();
+        let reps = run(&m, &mut vs, &mut annotator(false), &Dpo::new(0.1), &cfg(reference), 0, "test", dir).unwrap();
         (vs, reps)
+    }
+
+    fn chosen_rejected(r: &IterationRecord) -> (f64, f64) {
+        let s: PairStats = serde_json::from_value(r.stats.clone()).unwrap();
+        (s.mean_chosen_score, s.mean_rejected_score)
     }
 
     #[test]
@@ -178,10 +275,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (vs, reps) = run_in(d.path(), Reference::Previous);
         assert_eq!(reps.len(), 2);
-        assert!(reps.iter().all(|r| r.pairs > 0 && r.mean_chosen_score > r.mean_rejected_score && !r.resumed));
+        assert!(reps.iter().all(|r| r.examples > 0 && chosen_rejected(r).0 > chosen_rejected(r).1 && !r.resumed));
         assert!(d.path().join("iter-2/done.json").exists() && !d.path().join("iter-2/train/ckpt").exists());
         // The scorer's preference is learned: iteration 2's samples are better than iteration 1's.
-        assert!(reps[1].mean_chosen_score + reps[1].mean_rejected_score > reps[0].mean_chosen_score + reps[0].mean_rejected_score, "{reps:?}");
+        let total = |r: &IterationRecord| chosen_rejected(r).0 + chosen_rejected(r).1;
+        assert!(total(&reps[1]) > total(&reps[0]), "{reps:?}");
         let (again, reps2) = run_in(d.path(), Reference::Previous);
         assert!(reps2.iter().all(|r| r.resumed));
         let (a, b) = (vs.variables(), again.variables());
@@ -203,7 +301,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let c = tiny::config("llama", 12, 16, 32, 1, 2);
         let (mut vs, m) = tiny::model(&c, 3);
-        let e = run(&m, &mut vs, &Dpo::new(0.1), &prompts(), 0, |ids| format!("{ids:?}"), |_, _, ys| Ok(vec![1.0; ys.len()]), &cfg(Reference::Previous), "test", d.path()).unwrap_err();
-        assert!(e.to_string().contains("no pairs"), "{e}");
+        let e = run(&m, &mut vs, &mut annotator(true), &Dpo::new(0.1), &cfg(Reference::Previous), 0, "test", d.path()).unwrap_err();
+        assert!(e.to_string().contains("no examples"), "{e}");
     }
 }

@@ -1,17 +1,51 @@
-//! Trainers: SFT, pairwise preference, reward model and the on-policy loop, with checkpoints,
-//! resume, progress and metric logs.
+//! The training engine: one loop for every trainer of the project, and the pieces papers plug in.
 //!
-//! Machinery every trainer shares: [`schedule`] (warm-up + cosine lr), [`optim`] (AdamW with
-//! checkpointable state, global-norm clipping, accumulation), [`checkpoint`] (atomic, verified
-//! save/resume), [`metrics`] (CSV metric log that survives resume).
+//! ```text
+//! Example    one prompt, 1..K responses, named side data, optional per-token weights   example.rs
+//! Objective  declares what it reads (Needs) and turns a Scored micro-batch into          objective.rs
+//!            per-example losses and metrics: a pure tensor function, equation cited
+//! Step       one micro-batch -> (loss share, metrics): PolicyStep ("score with the policy,  policy.rs
+//!            look up references, call the objective"), SftStep, RewardStep, PPO/GRPO    sft.rs, reward_model.rs
+//! run        owns the rest: order, accumulation, clipping, schedule, optimiser,          engine.rs
+//!            checkpoints with exact resume, metrics.csv, progress bar
+//! References frozen models by role ("reference", "initial", "previous"), their          reference.rs
+//!            log-probs computed once per dataset and cached on disk
+//! Annotator  on-policy data: sample from π_t, score, pair or weight                      iterate.rs
+//! iterate    the N-iteration loop: annotate -> references -> run -> save iterate, resumable
+//! ```
+//!
+//! A new paper adds an objective (implement [`Objective`], or [`crate::objectives::PairObjective`]
+//! for a loss on pairs) and/or an [`iterate::Annotator`], and calls [`policy::train`] or
+//! [`iterate::run`]. No paper builds an optimiser or writes a step loop; if one seems to need a
+//! change to the loop, the loop is missing a concept: add it here.
+//!
+//! Machinery: [`config`] (the one [`TrainConfig`] vocabulary), [`schedule`] (warm-up + cosine /
+//! linear / constant), [`optim`] (AdamW with checkpointable state, clipping, accumulation),
+//! [`checkpoint`] (atomic, verified), [`metrics`] (CSV log that survives resume), [`onpolicy`] and
+//! [`pairs`] (sampling groups and pair rules), [`checks`] (the invariants every objective must
+//! pass, callable from any crate's tests).
 
 pub mod checkpoint;
+pub mod checks;
+pub mod config;
+pub mod engine;
+pub mod example;
 pub mod iterate;
 pub mod metrics;
+pub mod objective;
 pub mod onpolicy;
 pub mod optim;
-pub mod pairwise;
-pub mod reward_model;
 pub mod pairs;
+pub mod pairwise;
+pub mod policy;
+pub mod reference;
+pub mod reward_model;
 pub mod schedule;
+pub mod scoring;
 pub mod sft;
+
+pub use config::TrainConfig;
+pub use engine::{MicroOut, Step, Summary};
+pub use example::Example;
+pub use objective::{BatchTotals, Loss, Needs, Objective, Scored};
+pub use policy::{PolicyStep, Refs};

@@ -91,6 +91,11 @@ impl AdamW {
         }
     }
 
+    /// Called by the training loop after each micro-batch's backward pass. Gradients of f32
+    /// variables accumulate in place in their `.grad`, so there is nothing to do; this is where
+    /// low-precision gradients are moved into fp32 sums (paper scale, bf16).
+    pub fn accumulate(&mut self) {}
+
     /// The global L2 norm of all gradients; clip them to `max_norm` when larger.
     /// A non-finite norm is an error (a NaN/inf loss or gradient), never a silent NaN step.
     pub fn clip_grad_norm(&mut self, max_norm: Option<f64>) -> Result<f64> {

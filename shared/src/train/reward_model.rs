@@ -4,14 +4,13 @@
 //! `AutoModelForSequenceClassification` (TRL `RewardTrainer`) scores it. Held-out pair accuracy
 //! (`r_w > r_l`) is reported after every epoch and written to the metric log.
 
-use super::metrics::MetricLog;
-use super::optim::{micro_batch_loss, AdamW, AdamWConfig};
-use super::pairwise::{truncate, Pair};
-use super::schedule::Schedule;
+use super::config::TrainConfig;
+use super::engine::{self, MicroOut, Step, Summary};
+use super::objective::BatchTotals;
+use super::optim::micro_batch_loss;
+use super::pairwise::{truncate_all, Pair};
 use crate::error::{Error, Result};
 use crate::model::TokenBatch;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{nn, Kind, Tensor};
@@ -58,25 +57,8 @@ impl RewardModel {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RewardConfig {
-    pub batch_size: usize,
-    pub micro_batch: usize,
-    #[serde(default = "one")]
-    pub epochs: usize,
-    pub max_length: usize,
-    pub max_prompt_length: usize,
-    pub schedule: Schedule,
-    #[serde(default)]
-    pub optim: AdamWConfig,
-    #[serde(default)]
-    pub seed: u64,
-}
-
-fn one() -> usize {
-    1
-}
+/// Reward-model training uses the one training config (truncation required).
+pub type RewardConfig = TrainConfig;
 
 /// Per-epoch held-out accuracy of a finished run.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -85,54 +67,61 @@ pub struct RewardSummary {
     pub heldout_accuracy: Vec<f64>,
 }
 
-/// Train `rm` (weights in `vs`) on `train_pairs`; report accuracy on `heldout` after each epoch.
-pub fn train(rm: &RewardModel, vs: &nn::VarStore, train_pairs: &[Pair], heldout: &[Pair], cfg: &RewardConfig, out_dir: &Path) -> Result<RewardSummary> {
-    if cfg.batch_size == 0 || cfg.micro_batch == 0 || cfg.micro_batch > cfg.batch_size {
-        return Err(Error::invalid("reward trainer: `micro_batch`", format!("need 1 ≤ micro_batch ≤ batch_size, got {} and {}", cfg.micro_batch, cfg.batch_size)));
+/// The Bradley–Terry step: `ℓ = −log σ(r(x, y_w) − r(x, y_l))` per pair.
+pub struct RewardStep<'a> {
+    pub rm: &'a RewardModel,
+    pub train: Vec<Pair>,
+    pub heldout: Vec<Pair>,
+    pub micro: usize,
+}
+
+impl Step for RewardStep<'_> {
+    fn label(&self) -> String {
+        "reward model".into()
     }
-    cfg.schedule.validate()?;
+    fn len(&self) -> usize {
+        self.train.len()
+    }
+    fn metric_names(&self) -> Vec<String> {
+        vec!["accuracy".into()]
+    }
+    fn batch_totals(&self, idx: &[usize], micro: usize) -> BatchTotals {
+        BatchTotals { examples: idx.len(), tokens: vec![], micro_batches: idx.len().div_ceil(micro.max(1)), indices: idx.to_vec() }
+    }
+    fn tokens(&self, idx: &[usize]) -> usize {
+        idx.iter().map(|&i| 2 * self.train[i].prompt.len() + self.train[i].chosen.len() + self.train[i].rejected.len()).sum()
+    }
+    fn data_key(&self) -> String {
+        super::example::data_key(self.train.iter().flat_map(|p| [&p.prompt, &p.chosen, &p.rejected]))
+    }
+    fn micro_batch(&mut self, idx: &[usize], batch: &BatchTotals) -> Result<MicroOut> {
+        let ps: Vec<Pair> = idx.iter().map(|&i| self.train[i].clone()).collect();
+        let (w, l) = self.rm.score_pairs(&ps);
+        let per_pair = -(&w - &l).log_sigmoid(); // Bradley–Terry (Ouyang et al. 2022, Eq. 1)
+        if per_pair.detach().isfinite().logical_not().any().int64_value(&[]) != 0 {
+            return Err(Error::invalid("reward trainer", "non-finite reward: lower the lr"));
+        }
+        let correct = w.gt_tensor(&l).to_kind(Kind::Double).sum(Kind::Double).double_value(&[]);
+        Ok(MicroOut { loss: micro_batch_loss(&per_pair, batch.examples), metric_sums: vec![correct] })
+    }
+    fn eval_names(&self) -> Vec<String> {
+        vec!["heldout_accuracy".into()]
+    }
+    fn evaluate(&mut self) -> Result<Vec<f64>> {
+        Ok(vec![self.rm.accuracy(&self.heldout, self.micro)])
+    }
+}
+
+/// Train `rm` (weights in `vs`) on `train_pairs`; report accuracy on `heldout` after each epoch.
+/// `metrics.csv` and checkpoints go to `out_dir`, and a rerun resumes from them.
+pub fn train(rm: &RewardModel, vs: &mut nn::VarStore, train_pairs: &[Pair], heldout: &[Pair], cfg: &RewardConfig, out_dir: &Path) -> Result<RewardSummary> {
+    cfg.validate()?;
     if train_pairs.is_empty() {
         return Err(Error::invalid("reward trainer", "no training pairs"));
     }
-    let prep = |ps: &[Pair]| -> Result<Vec<Pair>> { ps.iter().enumerate().map(|(i, p)| truncate(p, i, cfg.max_length, cfg.max_prompt_length)).collect() };
-    let (train_pairs, heldout) = (prep(train_pairs)?, prep(heldout)?);
-    let steps_per_epoch = train_pairs.len().div_ceil(cfg.batch_size) as u64;
-    let total = steps_per_epoch * cfg.epochs as u64;
-    let mut opt = AdamW::new(vs, cfg.optim.clone());
-    let mut log = MetricLog::create(&out_dir.join("reward_metrics.csv"), &["epoch", "lr", "loss", "accuracy", "grad_norm", "heldout_accuracy"])?;
-    let pb = crate::progress::bar(total, "reward model", "steps");
-    let mut summary = RewardSummary::default();
-    let mut step = 0u64;
-    for epoch in 0..cfg.epochs as u64 {
-        let mut order: Vec<usize> = (0..train_pairs.len()).collect();
-        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
-        for batch in order.chunks(cfg.batch_size) {
-            opt.zero_grad();
-            let (mut loss, mut acc) = (0.0, 0.0);
-            for micro in batch.chunks(cfg.micro_batch) {
-                let ps: Vec<Pair> = micro.iter().map(|&i| train_pairs[i].clone()).collect();
-                let (w, l) = rm.score_pairs(&ps);
-                let per_pair = -(&w - &l).log_sigmoid(); // Bradley–Terry
-                let v = per_pair.detach().to_kind(Kind::Double);
-                if v.isfinite().logical_not().any().int64_value(&[]) != 0 {
-                    return Err(Error::invalid("reward trainer", format!("non-finite reward at step {step}: lower the lr")));
-                }
-                micro_batch_loss(&per_pair, batch.len()).backward();
-                loss += v.sum(Kind::Double).double_value(&[]) / batch.len() as f64;
-                acc += w.gt_tensor(&l).to_kind(Kind::Double).sum(Kind::Double).double_value(&[]) / batch.len() as f64;
-            }
-            let lr = cfg.schedule.lr_at(step, total);
-            let gn = opt.step(lr)?;
-            step += 1;
-            let held = if step % steps_per_epoch == 0 { rm.accuracy(&heldout, cfg.micro_batch) } else { f64::NAN };
-            log.log(step, &[("epoch", epoch as f64), ("lr", lr), ("loss", loss), ("accuracy", acc), ("grad_norm", gn), ("heldout_accuracy", held)])?;
-            pb.inc(1);
-        }
-        summary.heldout_accuracy.push(rm.accuracy(&heldout, cfg.micro_batch));
-    }
-    pb.finish_and_clear();
-    summary.steps = step;
-    Ok(summary)
+    let mut step = RewardStep { rm, train: truncate_all(train_pairs, cfg)?, heldout: truncate_all(heldout, cfg)?, micro: cfg.micro_batch };
+    let s: Summary = engine::run(vs, &mut step, cfg, out_dir)?;
+    Ok(RewardSummary { steps: s.steps, heldout_accuracy: s.evals.iter().map(|e| e.first().map_or(f64::NAN, |(_, v)| *v)).collect() })
 }
 
 #[cfg(test)]
@@ -152,12 +141,17 @@ mod tests {
         let heldout: Vec<Pair> = (100..112).map(mk).collect();
         let before = rm.accuracy(&heldout, 4);
         let dir = tempfile::tempdir().unwrap();
-        let rc = RewardConfig { batch_size: 8, micro_batch: 4, epochs: 6, max_length: 16, max_prompt_length: 8, schedule: Schedule::cosine(2e-2, 0.1), optim: AdamWConfig::default(), seed: 1 };
-        let s = train(&rm, &vs, &train_pairs, &heldout, &rc, dir.path()).unwrap();
+        let mut rc = RewardConfig::new(8, 4, crate::train::schedule::Schedule::cosine(2e-2, 0.1)).truncating(16, 8);
+        (rc.epochs, rc.seed) = (6, 1);
+        let mut vs = vs;
+        let s = train(&rm, &mut vs, &train_pairs, &heldout, &rc, dir.path()).unwrap();
         assert_eq!(s.steps, 18);
         assert_eq!(s.heldout_accuracy.len(), 6);
         assert!(*s.heldout_accuracy.last().unwrap() == 1.0, "before {before}, after {:?}", s.heldout_accuracy);
-        let csv = std::fs::read_to_string(dir.path().join("reward_metrics.csv")).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
         assert_eq!(csv.lines().count(), 19);
+        // A rerun resumes the finished run: no step taken, the same per-epoch accuracies.
+        let again = train(&rm, &mut vs, &train_pairs, &heldout, &rc, dir.path()).unwrap();
+        assert_eq!((again.steps, again.heldout_accuracy.clone()), (18, s.heldout_accuracy.clone()));
     }
 }

@@ -1,27 +1,23 @@
-//! Supervised fine-tuning: next-token loss on response tokens only (prompt tokens masked), AdamW,
-//! warm-up + cosine schedule, global-norm clipping, gradient accumulation, atomic checkpoints with
-//! exact resume, a progress bar with tokens/s and ETA, and a CSV metric log. One trainer for the
-//! miniature and for paper scale.
+//! Supervised fine-tuning as a step of the engine ([`super::engine`]): next-token loss on
+//! response tokens only (prompt tokens masked). The loop (order, accumulation, clipping, the
+//! schedule, checkpoints with exact resume, the progress bar, `metrics.csv`) is the engine's. One
+//! trainer for the miniature and for paper scale.
 //!
-//! Loss normalisation (`loss_norm`):
-//! - `token_mean`: Σ over the whole batch of response-token NLL / response tokens in the batch;
+//! Loss normalisation (`loss_norm`, instruct-skillmix spec "Test vectors"):
+//! - `token_mean`: Σ over the whole optimiser batch of response-token NLL / response tokens in
+//!   the batch (independent of how the batch is split into micro-batches);
 //! - `micro_mean`: the mean over micro-batches of each micro-batch's token mean (what HF-style
-//!   repositories compute under accumulation).
+//!   repositories compute under accumulation; it depends on the split by design).
 //!   With one micro-batch per batch the two agree.
 
-use super::checkpoint::{self, TrainState};
-use super::metrics::MetricLog;
-use super::optim::{AdamW, AdamWConfig};
-use super::schedule::Schedule;
+use super::config::TrainConfig;
+use super::engine::{self, MicroOut, Step, Summary};
+use super::objective::BatchTotals;
 use crate::error::{Error, Result};
 use crate::model::score::{token_logps, TokenBatch};
 use crate::model::Llama;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Instant;
 use tch::{nn::VarStore, Kind, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,221 +27,146 @@ pub enum LossNorm {
     MicroMean,
 }
 
+/// SFT: the one training config and how the loss is normalised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SftConfig {
-    pub schedule: Schedule,
-    #[serde(default)]
-    pub optim: AdamWConfig,
-    /// Optimiser steps.
-    pub steps: u64,
-    /// Examples per optimiser step.
-    pub batch_size: usize,
-    /// Examples per forward pass (batch_size / micro_batch_size micro-batches are accumulated).
-    pub micro_batch_size: usize,
+    pub train: TrainConfig,
     #[serde(default = "token_mean")]
     pub loss_norm: LossNorm,
-    /// Log a metric row every this many steps.
-    #[serde(default = "ten")]
-    pub log_every: u64,
-    /// Checkpoint every this many steps (0 = only at the end).
-    #[serde(default)]
-    pub ckpt_every: u64,
-    /// Checkpoint folders kept.
-    #[serde(default = "two")]
-    pub keep: usize,
-    /// Stop (with a checkpoint) once this many steps are done, to split a run across sessions;
-    /// the schedule still spans `steps`, and a later call resumes.
-    #[serde(default)]
-    pub stop_at: Option<u64>,
 }
 
 fn token_mean() -> LossNorm {
     LossNorm::TokenMean
 }
-fn ten() -> u64 {
-    10
-}
-fn two() -> usize {
-    2
-}
 
 impl SftConfig {
     pub fn validate(&self) -> Result<()> {
-        self.schedule.validate()?;
-        if self.steps == 0 {
-            return Err(Error::invalid("sft.steps", "must be > 0"));
-        }
-        if self.batch_size == 0 || self.micro_batch_size == 0 || self.batch_size % self.micro_batch_size != 0 {
-            return Err(Error::invalid(
-                "sft.batch_size / sft.micro_batch_size",
-                format!("{} must be a positive multiple of {}", self.batch_size, self.micro_batch_size),
-            ));
-        }
-        if self.log_every == 0 {
-            return Err(Error::invalid("sft.log_every", "must be > 0"));
+        self.train.validate()?;
+        if self.loss_norm == LossNorm::MicroMean && self.train.batch_size % self.train.micro_batch != 0 {
+            return Err(Error::invalid("sft: `loss_norm`", "micro_mean needs batch_size to be a multiple of micro_batch"));
         }
         Ok(())
     }
 }
 
 /// One tokenised demonstration.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SftExample {
     pub prompt: Vec<i64>,
     pub response: Vec<i64>,
 }
 
-/// What a finished run reports.
-#[derive(Clone, Debug)]
-pub struct SftReport {
-    pub steps: u64,
-    pub final_loss: f64,
-    pub tokens: u64,
-    pub seconds: f64,
-    /// Whether the run continued from a checkpoint.
-    pub resumed_at: Option<u64>,
+/// Masked next-token NLL from per-token log-probs `[B, T-1]` and the batch's loss mask `[B, T]`:
+/// (Σ NLL over response tokens, number of response tokens).
+pub fn nll_of(token_lp: &Tensor, loss_mask: &Tensor) -> (Tensor, Tensor) {
+    let t = loss_mask.size()[1];
+    let mask = loss_mask.narrow(1, 1, t - 1).to_device(token_lp.device()).to_kind(Kind::Float);
+    (-(token_lp * &mask).sum(Kind::Float), mask.sum(Kind::Float))
 }
 
 /// Masked next-token NLL of a batch: (Σ NLL over response tokens, number of response tokens).
 pub fn masked_nll(model: &Llama, batch: &TokenBatch) -> (Tensor, Tensor) {
     let dev = model.device();
-    let t = batch.input_ids.size()[1];
     let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev));
-    let lp = token_logps(&logits, &batch.input_ids);
-    let mask = batch.loss_mask.narrow(1, 1, t - 1).to_device(dev).to_kind(Kind::Float);
-    (-(lp * &mask).sum(Kind::Float), mask.sum(Kind::Float))
+    nll_of(&token_logps(&logits, &batch.input_ids), &batch.loss_mask)
 }
 
-/// The example order: a seeded permutation per epoch, so position `i` is reproducible on resume.
-fn order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
-    idx
+/// One micro-batch's share of the batch loss under `norm`: `nll` is the micro-batch's summed
+/// NLL over its `count` response tokens; `batch` the optimiser batch it belongs to.
+pub fn micro_loss(nll: Tensor, count: &Tensor, norm: LossNorm, batch: &BatchTotals) -> Tensor {
+    match norm {
+        LossNorm::TokenMean => nll / batch.tokens.first().copied().unwrap_or(0.0),
+        LossNorm::MicroMean => nll / count.clamp_min(1.0) / batch.micro_batches as f64,
+    }
+}
+
+/// The SFT step: demonstrations, the model, the pad id and the normalisation.
+pub struct SftStep<'a> {
+    pub model: &'a Llama,
+    pub data: &'a [SftExample],
+    pub pad: i64,
+    pub norm: LossNorm,
+}
+
+impl<'a> SftStep<'a> {
+    pub fn new(model: &'a Llama, data: &'a [SftExample], pad: i64, norm: LossNorm) -> Result<Self> {
+        if let Some(k) = data.iter().position(|e| e.response.is_empty()) {
+            return Err(Error::invalid(format!("sft example {k}"), "empty response (nothing to learn)"));
+        }
+        if let Some(k) = data.iter().position(|e| e.prompt.is_empty()) {
+            return Err(Error::invalid(format!("sft example {k}"), "empty prompt: the first response token has no context (add a BOS token)"));
+        }
+        Ok(SftStep { model, data, pad, norm })
+    }
+}
+
+impl Step for SftStep<'_> {
+    fn label(&self) -> String {
+        "sft".into()
+    }
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+    fn metric_names(&self) -> Vec<String> {
+        vec![]
+    }
+    fn batch_totals(&self, idx: &[usize], micro: usize) -> BatchTotals {
+        let tokens = idx.iter().map(|&i| self.data[i].response.len()).sum::<usize>() as f64;
+        BatchTotals { examples: idx.len(), tokens: vec![tokens], micro_batches: idx.len().div_ceil(micro.max(1)), indices: idx.to_vec() }
+    }
+    fn tokens(&self, idx: &[usize]) -> usize {
+        idx.iter().map(|&i| self.data[i].prompt.len() + self.data[i].response.len()).sum()
+    }
+    fn data_key(&self) -> String {
+        super::example::data_key(self.data.iter().flat_map(|e| [&e.prompt, &e.response]))
+    }
+    fn micro_batch(&mut self, idx: &[usize], batch: &BatchTotals) -> Result<MicroOut> {
+        let rows: Vec<(Vec<i64>, Vec<i64>)> = idx.iter().map(|&i| (self.data[i].prompt.clone(), self.data[i].response.clone())).collect();
+        let tb = TokenBatch::from_pairs(&rows, self.pad, self.model.device());
+        let (nll, count) = masked_nll(self.model, &tb);
+        Ok(MicroOut { loss: micro_loss(nll, &count, self.norm, batch), metric_sums: vec![] })
+    }
 }
 
 /// Train `model` (whose variables live in `vs`) on `data`. Checkpoints and `metrics.csv` go under
-/// `run_dir`; an existing checkpoint there is resumed. `seed` fixes the data order.
-pub fn train(model: &Llama, vs: &mut VarStore, data: &[SftExample], pad_id: i64, cfg: &SftConfig, seed: u64, run_dir: &Path) -> Result<SftReport> {
+/// `run_dir`; an existing checkpoint there is resumed. `cfg.train.seed` fixes the data order.
+pub fn train(model: &Llama, vs: &mut VarStore, data: &[SftExample], pad_id: i64, cfg: &SftConfig, run_dir: &Path) -> Result<Summary> {
     cfg.validate()?;
-    if data.is_empty() {
-        return Err(Error::invalid("sft data", "no examples"));
-    }
-    if let Some(k) = data.iter().position(|e| e.response.is_empty()) {
-        return Err(Error::invalid(format!("sft example {k}"), "empty response (nothing to learn)"));
-    }
-    let mut opt = AdamW::new(vs, cfg.optim.clone());
-    let ckpt_dir = run_dir.join("ckpt");
-    let mut state = TrainState { step: 0, examples_seen: 0, seed, extra: serde_json::Value::Null };
-    let mut resumed_at = None;
-    if let Some(dir) = checkpoint::latest(&ckpt_dir)? {
-        state = checkpoint::load(&dir, vs, &mut opt)?;
-        if state.seed != seed {
-            return Err(Error::invalid(dir.display().to_string(), format!("checkpoint has seed {} but this run has seed {seed}; delete {} to start over", state.seed, run_dir.display())));
-        }
-        resumed_at = Some(state.step);
-    }
-    let cols = ["loss", "lr", "grad_norm", "tokens_per_s"];
-    let mut log = match resumed_at {
-        Some(s) => MetricLog::resume(&run_dir.join("metrics.csv"), &cols, s)?,
-        None => MetricLog::create(&run_dir.join("metrics.csv"), &cols)?,
-    };
-    let n = data.len() as u64;
-    let n_micro = cfg.batch_size / cfg.micro_batch_size;
-    let pb = crate::progress::bar(cfg.steps, "sft", "steps/s");
-    pb.set_position(state.step);
-    let start = Instant::now();
-    let (mut tokens, mut window_tokens, mut window_start) = (0u64, 0u64, Instant::now());
-    let mut last_loss = f64::NAN;
-    let mut cached_epoch = u64::MAX;
-    let mut perm = vec![];
-    let stop = cfg.stop_at.unwrap_or(cfg.steps).min(cfg.steps);
-    while state.step < stop {
-        let lr = cfg.schedule.lr_at(state.step, cfg.steps);
-        opt.zero_grad();
-        // Gather this step's examples in the seeded order.
-        let mut batch_ex = Vec::with_capacity(cfg.batch_size);
-        for _ in 0..cfg.batch_size {
-            let (epoch, pos) = (state.examples_seen / n, state.examples_seen % n);
-            if epoch != cached_epoch {
-                perm = order(data.len(), seed, epoch);
-                cached_epoch = epoch;
-            }
-            batch_ex.push(&data[perm[pos as usize]]);
-            state.examples_seen += 1;
-        }
-        let total_tokens: usize = batch_ex.iter().map(|e| e.response.len()).sum();
-        let mut step_loss = 0.0;
-        for micro in batch_ex.chunks(cfg.micro_batch_size) {
-            let pairs: Vec<(Vec<i64>, Vec<i64>)> = micro.iter().map(|e| (e.prompt.clone(), e.response.clone())).collect();
-            let tb = TokenBatch::from_pairs(&pairs, pad_id, model.device());
-            let (nll, count) = masked_nll(model, &tb);
-            let loss = match cfg.loss_norm {
-                LossNorm::TokenMean => nll / total_tokens as f64,
-                LossNorm::MicroMean => nll / count.clamp_min(1.0) / n_micro as f64,
-            };
-            loss.backward();
-            step_loss += loss.double_value(&[]);
-            let t: usize = micro.iter().map(|e| e.prompt.len() + e.response.len()).sum();
-            tokens += t as u64;
-            window_tokens += t as u64;
-        }
-        if !step_loss.is_finite() {
-            return Err(Error::invalid("sft", format!("loss is {step_loss} at step {}: lower the lr or check the data", state.step)));
-        }
-        let grad_norm = opt.step(lr)?;
-        state.step += 1;
-        last_loss = step_loss;
-        pb.inc(1);
-        if state.step % cfg.log_every == 0 || state.step == cfg.steps {
-            let tps = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
-            (window_tokens, window_start) = (0, Instant::now());
-            pb.set_prefix(format!("loss {step_loss:.3} {tps:.0} tok/s"));
-            log.log(state.step, &[("loss", step_loss), ("lr", lr), ("grad_norm", grad_norm), ("tokens_per_s", tps)])?;
-        }
-        if (cfg.ckpt_every > 0 && state.step % cfg.ckpt_every == 0) || state.step == stop {
-            checkpoint::save(&ckpt_dir, vs, &opt, &state, cfg.keep)?;
-        }
-    }
-    pb.finish_and_clear();
-    Ok(SftReport { steps: state.step, final_loss: last_loss, tokens, seconds: start.elapsed().as_secs_f64(), resumed_at })
+    let mut step = SftStep::new(model, data, pad_id, cfg.loss_norm)?;
+    engine::run(vs, &mut step, &cfg.train, run_dir)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::schedule::Schedule;
 
-    /// The instruct-skillmix spec's vectors: token mean 0.5125; micro mean 0.916667 vs token mean 1.01.
+    /// The instruct-skillmix spec's vectors through this module's functions: token mean 0.5125;
+    /// micro mean 0.916667 vs token mean 1.01 for micro-batches of 2 and 3 tokens.
     #[test]
     fn loss_normalisations_match_the_spec() {
-        let lp = [-2.0f64, -1.5, -0.7, -0.2, -1.1, -0.05];
-        let mask = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0];
-        let nll: f64 = lp.iter().zip(mask).map(|(l, m)| -l * m).sum();
-        assert!((nll / 4.0 - 0.5125).abs() < 1e-12);
-        let (a, b) = ([-0.7f64, -0.2], [-1.1f64, -0.05, -3.0]);
-        let mean = |v: &[f64]| -v.iter().sum::<f64>() / v.len() as f64;
-        assert!(((mean(&a) + mean(&b)) / 2.0 - 0.916667).abs() < 1e-6);
-        assert!((-(a.iter().sum::<f64>() + b.iter().sum::<f64>()) / 5.0 - 1.01).abs() < 1e-12);
+        let lp = Tensor::from_slice(&[-2.0f32, -1.5, -0.7, -0.2, -1.1, -0.05]).view([1, 6]);
+        let mask = Tensor::from_slice(&[0f32, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]).view([1, 7]); // mask[:, 1:] lines up with lp
+        let (nll, count) = nll_of(&lp, &mask);
+        let batch = BatchTotals { examples: 1, tokens: vec![4.0], micro_batches: 1, ..Default::default() };
+        assert!((micro_loss(nll, &count, LossNorm::TokenMean, &batch).double_value(&[]) - 0.5125).abs() < 1e-6);
+        // Two micro-batches: NLL 0.9 over 2 tokens, 4.15 over 3 tokens.
+        let micros = [(0.9, 2.0), (4.15, 3.0)];
+        let batch = BatchTotals { examples: 2, tokens: vec![5.0], micro_batches: 2, ..Default::default() };
+        let total = |norm| micros.iter().map(|&(n, c)| micro_loss(Tensor::from(n), &Tensor::from(c), norm, &batch).double_value(&[])).sum::<f64>();
+        assert!((total(LossNorm::MicroMean) - 0.916667).abs() < 1e-6);
+        assert!((total(LossNorm::TokenMean) - 1.01).abs() < 1e-12);
     }
 
-    fn tiny_run(dir: &Path, stop_at: Option<u64>, ckpt_every: u64, norm: LossNorm, micro: usize) -> (VarStore, SftReport) {
+    fn tiny_run(dir: &Path, stop_at: Option<u64>, ckpt_every: u64, norm: LossNorm, micro: usize) -> (VarStore, Summary) {
         let cfg = crate::model::tiny::config("llama", 12, 16, 32, 1, 2);
         let (mut vs, m) = crate::model::tiny::model(&cfg, 0);
-        // Learn "prompt a b -> response b a" on a few examples.
-        let data: Vec<SftExample> = (2..8i64).map(|a| SftExample { prompt: vec![1, a, a + 1], response: vec![a + 1, a, 11] }).collect();
-        let c = SftConfig {
-            schedule: Schedule::cosine(1e-2, 0.1),
-            optim: AdamWConfig::default(),
-            steps: 40,
-            stop_at,
-            batch_size: 4,
-            micro_batch_size: micro,
-            loss_norm: norm,
-            log_every: 1,
-            ckpt_every,
-            keep: 1,
-        };
-        let r = train(&m, &mut vs, &data, 0, &c, 3, dir).unwrap();
+        // Learn "prompt a b -> response b a" on a few examples of unequal lengths.
+        let data: Vec<SftExample> = (2..8i64).map(|a| SftExample { prompt: vec![1, a, a + 1], response: (0..1 + a % 3).map(|k| (a + k) % 11).chain([11]).collect() }).collect();
+        let mut train = TrainConfig::new(4, micro, Schedule::cosine(1e-2, 0.1));
+        (train.steps, train.max_steps, train.seed, train.checkpoint_every, train.keep_checkpoints) = (Some(40), stop_at, 3, ckpt_every, 1);
+        let r = super::train(&m, &mut vs, &data, 0, &SftConfig { train, loss_norm: norm }, dir).unwrap();
         (vs, r)
     }
 
@@ -259,47 +180,44 @@ mod tests {
         let d1 = tempfile::tempdir().unwrap();
         let (straight, r) = tiny_run(d1.path(), None, 0, LossNorm::TokenMean, 4);
         let log = std::fs::read_to_string(d1.path().join("metrics.csv")).unwrap();
-        let first: f64 = log.lines().nth(1).unwrap().split(',').nth(1).unwrap().parse().unwrap();
+        let col = log.lines().next().unwrap().split(',').position(|c| c == "loss").unwrap();
+        let first: f64 = log.lines().nth(1).unwrap().split(',').nth(col).unwrap().parse().unwrap();
         assert!(r.final_loss < 0.5 * first, "loss {first} -> {}", r.final_loss);
         assert_eq!(log.lines().count(), 41);
         // Stop at 25 (checkpoint every 5), then continue to 40 in the same folder.
         let d2 = tempfile::tempdir().unwrap();
         tiny_run(d2.path(), Some(25), 5, LossNorm::TokenMean, 4);
         let (resumed, r2) = tiny_run(d2.path(), None, 5, LossNorm::TokenMean, 4);
-        assert_eq!(r2.resumed_at, Some(25));
+        assert_eq!(r2.resumed_from, Some(25));
         assert!(max_diff(&straight, &resumed) < 1e-6, "resume diverged by {}", max_diff(&straight, &resumed));
         assert_eq!(std::fs::read_to_string(d2.path().join("metrics.csv")).unwrap().lines().count(), 41);
     }
 
     #[test]
-    fn accumulation_with_token_mean_equals_one_big_batch() {
-        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fn token_mean_accumulation_equals_one_big_batch_and_micro_mean_does_not() {
+        let d = |_: u8| tempfile::tempdir().unwrap();
         // Two steps: the first has lr 0 (warm-up) but fills Adam's moments, the second moves.
-        let (a, _) = tiny_run(d1.path(), Some(2), 0, LossNorm::TokenMean, 4);
-        let (b, _) = tiny_run(d2.path(), Some(2), 0, LossNorm::TokenMean, 2);
-        let d = max_diff(&a, &b);
-        assert!(d < 1e-5, "accumulated and whole-batch updates differ by {d}");
+        let (a, _) = tiny_run(d(0).path(), Some(2), 0, LossNorm::TokenMean, 4);
+        let (b, _) = tiny_run(d(1).path(), Some(2), 0, LossNorm::TokenMean, 2);
+        let diff = max_diff(&a, &b);
+        assert!(diff < 1e-5, "accumulated and whole-batch updates differ by {diff}");
+        // micro_mean weights each micro-batch's token mean equally: with unequal lengths the
+        // update depends on the split (as HF-style trainers do), and equals token_mean with one micro-batch.
+        let (c, _) = tiny_run(d(2).path(), Some(2), 0, LossNorm::MicroMean, 2);
+        assert!(max_diff(&a, &c) > 1e-5, "micro_mean must differ from token_mean when the split is uneven");
+        let (e, _) = tiny_run(d(3).path(), Some(2), 0, LossNorm::MicroMean, 4);
+        assert!(max_diff(&a, &e) < 1e-7);
     }
 
     #[test]
-    fn bad_configs_are_rejected() {
-        let mut c = SftConfig {
-            schedule: Schedule::cosine(1e-3, 0.1),
-            optim: AdamWConfig::default(),
-            steps: 10,
-            batch_size: 8,
-            micro_batch_size: 3,
-            loss_norm: LossNorm::TokenMean,
-            log_every: 1,
-            ckpt_every: 0,
-            keep: 1,
-            stop_at: None,
-        };
-        assert!(c.validate().unwrap_err().to_string().contains("micro_batch_size"));
-        c.micro_batch_size = 4;
-        assert!(c.validate().is_ok());
-        c.steps = 0;
-        assert!(c.validate().is_err());
+    fn bad_configs_and_data_are_rejected() {
+        let mut train = TrainConfig::new(8, 3, Schedule::cosine(1e-3, 0.1));
+        let c = SftConfig { train: train.clone(), loss_norm: LossNorm::MicroMean };
+        assert!(c.validate().unwrap_err().to_string().contains("micro_batch"));
+        train.micro_batch = 16;
+        assert!(SftConfig { train, loss_norm: LossNorm::TokenMean }.validate().unwrap_err().to_string().contains("micro_batch"));
+        let (_vs, m) = crate::model::tiny::model(&crate::model::tiny::config("llama", 12, 16, 32, 1, 2), 0);
+        let data = [SftExample { prompt: vec![1], response: vec![] }];
+        assert!(SftStep::new(&m, &data, 0, LossNorm::TokenMean).err().unwrap().to_string().contains("empty response"));
     }
 }
-

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::{Llama, LlamaConfig};
 use crate::train::schedule::Schedule;
 use crate::train::sft::{self, LossNorm, SftConfig, SftExample};
-use crate::train::optim::AdamWConfig;
+use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -45,16 +45,14 @@ impl BaseConfig {
             model: TinyModel { hidden_size: 96, intermediate_size: 256, num_hidden_layers: 3, num_attention_heads: 4, max_position_embeddings: 128 },
             demos: 20_000,
             sft: SftConfig {
-                schedule: Schedule::cosine(3e-3, 0.05),
-                optim: AdamWConfig::default(),
-                steps: 3000,
-                batch_size: 32,
-                micro_batch_size: 32,
+                train: TrainConfig {
+                    steps: Some(3000),
+                    log_every: 25,
+                    checkpoint_every: 200,
+                    keep_checkpoints: 1,
+                    ..TrainConfig::new(32, 32, Schedule::cosine(3e-3, 0.05))
+                },
                 loss_norm: LossNorm::TokenMean,
-                log_every: 25,
-                ckpt_every: 200,
-                keep: 1,
-                stop_at: None,
             },
             threads: 2,
         }
@@ -65,11 +63,11 @@ impl BaseConfig {
         let mut c = Self::mini();
         c.model = TinyModel { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 128 };
         c.demos = 512;
-        c.sft.steps = 30;
-        c.sft.batch_size = 16;
-        c.sft.micro_batch_size = 8;
-        c.sft.log_every = 5;
-        c.sft.ckpt_every = 10;
+        c.sft.train.steps = Some(30);
+        c.sft.train.batch_size = 16;
+        c.sft.train.micro_batch = 8;
+        c.sft.train.log_every = 5;
+        c.sft.train.checkpoint_every = 10;
         c
     }
 
@@ -132,7 +130,7 @@ pub struct Base {
     pub dir: PathBuf,
     /// Whether this call trained it (false: loaded from the cache).
     pub trained: bool,
-    pub report: Option<sft::SftReport>,
+    pub report: Option<crate::train::Summary>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -180,7 +178,9 @@ pub fn ensure(world: &World, cfg: &BaseConfig, seed: u64, root: &Path, device: D
     let tj = tok.tok.to_string(true).map_err(|e| Error::Other(format!("serialising the tokenizer: {e}")))?;
     crate::io::write_atomic(&dir.join("tokenizer.json"), tj.as_bytes())?;
     let data = sft_data(world, &tok, cfg.demos, seed)?;
-    let report = sft::train(&model, &mut vs, &data, tok.pad, &cfg.sft, seed, &dir)?;
+    let mut sft_cfg = cfg.sft.clone();
+    sft_cfg.train.seed = seed; // the data order follows the run's seed
+    let report = sft::train(&model, &mut vs, &data, tok.pad, &sft_cfg, &dir)?;
     crate::model::weights::save(&vs, &weights)?;
     let done = Done { key, world_version: WORLD_VERSION.into(), steps: report.steps, final_loss: report.final_loss, seconds: report.seconds };
     crate::io::write_json(&dir.join("done.json"), &done)?;

@@ -14,10 +14,10 @@ use crate::error::Result;
 use crate::model::generate::GenerateConfig;
 use crate::objectives::dpo::Dpo;
 use crate::report::{Cell, Table};
-use crate::train::iterate::{self, IterateConfig, Reference};
+use crate::train::iterate::{self, GroupAnnotator, IterateConfig, PairStats, Reference};
 use crate::train::pairs::PairRule;
-use crate::train::pairwise::PairwiseConfig;
 use crate::train::schedule::Schedule;
+use crate::train::TrainConfig;
 
 /// The loop's settings per scale: (iterations, prompts per iteration, optimiser-step cap).
 fn sizes(scale: Scale) -> (usize, usize, Option<u64>) {
@@ -27,29 +27,15 @@ fn sizes(scale: Scale) -> (usize, usize, Option<u64>) {
     }
 }
 
-pub fn config(scale: Scale, tok_eos: i64, seed: u64) -> IterateConfig {
+pub fn config(scale: Scale, seed: u64) -> IterateConfig {
     let (iterations, _, max_steps) = sizes(scale);
-    IterateConfig {
-        iterations,
-        samples: 4,
-        prompts_per_batch: 64,
-        gen: GenerateConfig { max_new_tokens: MAX_RESPONSE_TOKENS, temperature: 1.0, top_p: 1.0, stop_tokens: vec![tok_eos], seed: seed ^ 0x1d0 },
-        rule: PairRule::BestVsWorst,
-        reference: Reference::Previous,
-        train: PairwiseConfig {
-            batch_size: 32,
-            micro_batch: 32,
-            epochs: 2,
-            max_length: 128,
-            max_prompt_length: 72,
-            schedule: Schedule::cosine(3e-4, 0.1),
-            optim: Default::default(),
-            seed,
-            checkpoint_every: 0,
-            keep_checkpoints: 1,
-            max_steps,
-        },
-    }
+    let train = TrainConfig { epochs: 2, seed, keep_checkpoints: 1, max_steps, ..TrainConfig::new(32, 32, Schedule::cosine(3e-4, 0.1)).truncating(128, 72) };
+    IterateConfig { iterations, reference: Reference::Previous, train, seed_per_iteration: false }
+}
+
+/// How the policy's samples are drawn: 4 per prompt at T = 1.
+fn sampling(tok_eos: i64, seed: u64) -> GenerateConfig {
+    GenerateConfig { max_new_tokens: MAX_RESPONSE_TOKENS, temperature: 1.0, top_p: 1.0, stop_tokens: vec![tok_eos], seed: seed ^ 0x1d0 }
 }
 
 /// Run iterative DPO from a copy of `base` and tabulate the oracle after each iteration. The
@@ -57,11 +43,12 @@ pub fn config(scale: Scale, tok_eos: i64, seed: u64) -> IterateConfig {
 /// reuses (or resumes) them.
 pub fn dpo_check(world: &World, base: &Base, bench: &MiniAlpacaEval, scale: Scale, seed: u64) -> Result<Table> {
     let tok = &base.tok;
-    let cfg = config(scale, tok.eos, seed);
+    let cfg = config(scale, seed);
+    let gen = sampling(tok.eos, seed);
     let (_, per_iter, _) = sizes(scale);
     let key = {
         use sha2::{Digest, Sha256};
-        let text = format!("{}{per_iter}", serde_json::to_string(&cfg).expect("serialisable"));
+        let text = format!("{}{}{per_iter}", serde_json::to_string(&cfg).expect("serialisable"), serde_json::to_string(&gen).expect("serialisable"));
         format!("{:x}", Sha256::digest(text.as_bytes()))[..12].to_string()
     };
     let run_dir = &base.dir.join(format!("onpolicy-dpo-{key}"));
@@ -83,19 +70,20 @@ pub fn dpo_check(world: &World, base: &Base, bench: &MiniAlpacaEval, scale: Scal
     );
     t.push(vec!["SFT base".into(), Cell::Missing, Cell::Missing, Cell::NumSe(bm, bse, 3), Cell::Missing, Cell::Missing]);
     // Train all iterations first (resumable), then evaluate each saved iterate.
-    let reports = iterate::run(
-        &policy,
-        &mut vs,
-        &dpo,
-        &prompts,
-        tok.pad,
-        |ids| tok.decode_response(ids),
-        |it, i, ys| Ok(ys.iter().map(|y| world.oracle.score(&texts[it][i], y)).collect()),
-        &cfg,
-        "world-char-v1",
-        run_dir,
-    )?;
+    let mut annotator = GroupAnnotator {
+        prompts,
+        samples: 4,
+        prompts_per_batch: 64,
+        gen,
+        rule: PairRule::BestVsWorst,
+        pad: tok.pad,
+        seed,
+        decode: |ids: &[i64]| tok.decode_response(ids),
+        score: |it: usize, i: usize, ys: &[String]| Ok(ys.iter().map(|y| world.oracle.score(&texts[it][i], y)).collect()),
+    };
+    let reports = iterate::run(&policy, &mut vs, &mut annotator, &dpo, &cfg, 0, "world-char-v1", run_dir)?;
     for rep in &reports {
+        let stats: PairStats = serde_json::from_value(rep.stats.clone()).unwrap_or_default();
         crate::model::weights::load_into(&vs, &[run_dir.join(format!("iter-{}/model.safetensors", rep.iteration))], &[])?;
         let ys = sample_texts(&policy, tok, &bench.prompts, &eval_gen, 128)?;
         let s = scores(&ys, &bench.prompts);
@@ -104,14 +92,14 @@ pub fn dpo_check(world: &World, base: &Base, bench: &MiniAlpacaEval, scale: Scal
         let (d, dse) = mean_and_se(&diffs);
         t.push(vec![
             format!("DPO iteration {}", rep.iteration).into(),
-            Cell::Int(rep.pairs as i64),
-            Cell::text(format!("{:.3} / {:.3}", rep.mean_chosen_score, rep.mean_rejected_score)),
+            Cell::Int(stats.pairs as i64),
+            Cell::text(format!("{:.3} / {:.3}", stats.mean_chosen_score, stats.mean_rejected_score)),
             Cell::NumSe(m, se, 3),
             Cell::NumSe(d, dse, 3),
             Cell::text(if d > dse { "yes" } else { "no" }),
         ]);
         if !rep.resumed {
-            eprintln!("    on-policy DPO iteration {}: {} pairs, {:.1} s", rep.iteration, rep.pairs, rep.seconds);
+            eprintln!("    on-policy DPO iteration {}: {} pairs, {:.1} s", rep.iteration, stats.pairs, rep.seconds);
         }
     }
     t.note(format!(

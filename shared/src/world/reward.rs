@@ -105,7 +105,7 @@ pub fn train_on_judge<R: Rng>(
     let rm = RewardModel::new(&vs.root(), backbone.config())?;
     copy_shared_weights(&mut vs, base_vs)?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let summary = reward_model::train(&rm, &vs, &train, &held, &cfg.train, out_dir)?;
+    let summary = reward_model::train(&rm, &mut vs, &train, &held, &cfg.train, out_dir)?;
     let micro = cfg.train.micro_batch;
     Ok(JudgeRm {
         heldout_judge_agreement: 100.0 * rm.accuracy(&held, micro),
