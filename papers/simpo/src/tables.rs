@@ -1,11 +1,16 @@
 //! The miniature's tables, claims and plot, written into `results/simpo/`.
 //!
-//! Each table puts the paper's number beside the miniature's and says, per row, whether the
-//! paper's ordering held. The paper's numbers are from the spec (Table 4 LC, Table 5).
+//! Each table puts the paper's number beside the miniature's. The claims are decided from the
+//! per-prompt records (`table4_mini.per_prompt.csv`) by the seed-stratified bootstrap of
+//! `shared::stats` and written as `claims.{csv,md}`; `numbers.csv` holds every model's numbers
+//! with their intervals, what a rerun is compared against. The paper's numbers are from the spec
+//! (Table 4 LC, Table 5).
 
 use crate::pipeline::{MethodResult, Outcome};
 use shared::plot::{bar_chart, save_svg, Series};
 use shared::report::{Cell, RunInfo, Table};
+use shared::stats::{self, paired, Bootstrap, Claims, Design, Direction, Numbers, Records};
+use shared::world::alpaca::{headline_diff, mean_diff, push_numbers, Headline, PER_PROMPT_METRICS};
 use std::path::Path;
 
 /// Paper Table 4, AlpacaEval 2 LC win rate: (method, Mistral-Base, Llama3-Base, Mistral-Instruct, Llama3-Instruct).
@@ -92,53 +97,115 @@ pub fn ablation_table(o: &Outcome) -> Table {
     t
 }
 
-/// The paper's claims, each with the miniature's evidence and whether it held.
-pub fn claims_table(o: &Outcome) -> Table {
-    let mut t = Table::new("Did the paper's claims hold in miniature?", &["setup", "claim (paper)", "miniature", "held"]);
-    let find = |s: &str, m: &str| o.results.iter().find(|r| r.setup == s && r.method == m);
+/// Every evaluated model's per-prompt values (the file `table4_mini.per_prompt.csv`): `SFT`, then
+/// `<setup>/<method>` for each trained method, one sample per evaluation prompt.
+pub fn per_prompt(o: &Outcome, seed: u64) -> shared::Result<Records> {
+    let mut r = Records::new(&PER_PROMPT_METRICS);
+    o.sft.push_records(&mut r, seed, "SFT")?;
+    for m in &o.results {
+        m.eval.push_records(&mut r, seed, &format!("{}/{}", m.setup, m.method))?;
+    }
+    Ok(r)
+}
+
+/// One (seed, prompt) unit with every compared method's (preference, delta_len): the data of the
+/// "best of all methods" claim, whose statistic needs all methods at once.
+struct AllMethods {
+    seed: u64,
+    prompt: String,
+    v: Vec<(f64, f64)>,
+}
+
+impl stats::Unit for AllMethods {
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn prompt(&self) -> &str {
+        &self.prompt
+    }
+}
+
+/// The paper's claims, decided by the seed-stratified bootstrap over the per-prompt records
+/// (`shared::stats`): held only when the 95% interval excludes zero in the paper's direction.
+pub fn claims(o: &Outcome, r: &Records, command: &str) -> shared::Result<Claims> {
+    let boot = Bootstrap::default();
+    let h = Headline::of(std::iter::once(&o.sft).chain(o.results.iter().map(|x| &x.eval)));
+    let hn = h.name();
+    let mut c = Claims::new("simpo", command);
+    let find = |s: &str, m: &str| o.results.iter().find(|x| x.setup == s && x.method == m);
     for s in &o.setups {
         let sn = s.name.as_str();
+        let key = |m: &str| format!("{sn}/{m}");
         let Some(simpo) = find(sn, "SimPO") else { continue };
-        let h = headline(&simpo.eval);
-        t.push(vec![
-            sn.into(),
-            "SimPO beats SFT on oracle score and LC WR".into(),
-            format!("oracle {:.3} vs {:.3}; LC {:.1} vs {:.1}", simpo.eval.oracle, o.sft.oracle, h, headline(&o.sft)).into(),
-            yes_no(simpo.eval.oracle > o.sft.oracle && h > headline(&o.sft)),
-        ]);
+        let (iv, p) = mean_diff(&boot, r, &key("SimPO"), "SFT", "oracle")?;
+        c.interval(&format!("{sn}/simpo-vs-sft-oracle"), "SimPO improves on the SFT model (oracle score)", "oracle score, SimPO − SFT (paired)", Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
+        let (iv, p) = headline_diff(&boot, r, &key("SimPO"), "SFT", h)?;
+        c.interval(&format!("{sn}/simpo-vs-sft-lc"), "SimPO improves on the SFT model (LC WR)", &format!("{hn}, SimPO − SFT (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
         if let Some(dpo) = find(sn, "DPO") {
-            let d = h - headline(&dpo.eval);
-            t.push(vec![
-                sn.into(),
-                "SimPO beats DPO on LC WR (+6.4 Mistral-Base, +5.3 Mistral-Instruct)".into(),
-                format!("SimPO − DPO = {d:+.1} points (judge WR s.e. ≈ {:.1})", simpo.eval.win_rate_se).into(),
-                yes_no(d > 0.0),
-            ]);
-            t.push(vec![
-                sn.into(),
-                "SimPO needs fewer forward passes than DPO (no reference model)".into(),
-                format!("{} vs {} forward passes", simpo.forward_passes, dpo.forward_passes).into(),
-                yes_no(simpo.forward_passes < dpo.forward_passes),
-            ]);
+            let (iv, p) = headline_diff(&boot, r, &key("SimPO"), &key("DPO"), h)?;
+            c.interval(&format!("{sn}/simpo-vs-dpo-lc"), "SimPO beats DPO on LC WR (+6.4 Mistral-Base, +5.3 Mistral-Instruct)", &format!("{hn}, SimPO − DPO (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
+            c.deterministic(
+                &format!("{sn}/fewer-forward-passes"),
+                "SimPO needs fewer forward passes than DPO (no reference model)",
+                "forward passes, SimPO − DPO (no sampling)",
+                Direction::Less,
+                0.0,
+                simpo.forward_passes as f64 - dpo.forward_passes as f64,
+            )?
+            .seeds = r.seeds();
         }
-        let best = o.results.iter().filter(|r| r.setup == sn && !r.ablation).max_by(|a, b| headline(&a.eval).total_cmp(&headline(&b.eval)));
-        if let Some(b) = best {
-            t.push(vec![sn.into(), "SimPO has the best LC WR of all methods".into(), format!("best: {} ({:.1})", b.method, headline(&b.eval)).into(), yes_no(b.method == "SimPO")]);
+        // Best of all methods: the smallest SimPO − M over the other methods must exceed zero.
+        let others: Vec<&str> = o.results.iter().filter(|x| x.setup == sn && !x.ablation && x.method != "SimPO").map(|x| x.method.as_str()).collect();
+        if !others.is_empty() {
+            let (pref, dlen) = (r.metric("preference")?, r.metric("delta_len")?);
+            let sides: Vec<stats::Paired> = others.iter().map(|m| paired(r, &key("SimPO"), &key(m))).collect::<stats::Result<_>>()?;
+            let units: Vec<AllMethods> = (0..sides[0].pairs.len())
+                .map(|i| {
+                    let u = &sides[0].pairs[i];
+                    let mut v = vec![(u.a[pref], u.a[dlen])];
+                    v.extend(sides.iter().map(|p| (p.pairs[i].b[pref], p.pairs[i].b[dlen])));
+                    AllMethods { seed: u.seed, prompt: u.prompt.clone(), v }
+                })
+                .collect();
+            let names: Vec<String> = std::iter::once("SimPO").chain(others.iter().copied()).map(key).collect();
+            let cs = h.strengths(r, &names.iter().map(|x| x.as_str()).collect::<Vec<_>>())?;
+            let iv = boot.interval(&Design::new(&units)?, |d| {
+                d.per_seed(|items| {
+                    let col = |k: usize| h.value(items.iter().map(|u| u.v[k]), &cs, &names[k], items[0].seed);
+                    let simpo = col(0);
+                    (1..=others.len()).map(|k| simpo - col(k)).fold(f64::INFINITY, f64::min)
+                })
+            })?;
+            c.interval(&format!("{sn}/simpo-best-lc"), "SimPO has the best LC WR of all methods", &format!("{hn}, min over {} other methods of SimPO − method", others.len()), Direction::Greater, 0.0, &iv)?;
         }
-        if let Some(noln) = find(sn, "SimPO w/o LN") {
-            t.push(vec![
-                sn.into(),
-                "without length normalisation: longer answers, lower quality".into(),
-                format!("length {:.1} vs {:.1}; oracle {:.3} vs {:.3}", noln.eval.avg_len, simpo.eval.avg_len, noln.eval.oracle, simpo.eval.oracle).into(),
-                yes_no(noln.eval.avg_len > simpo.eval.avg_len && noln.eval.oracle < simpo.eval.oracle),
-            ]);
+        if find(sn, "SimPO w/o LN").is_some() {
+            let (iv, _) = mean_diff(&boot, r, &key("SimPO w/o LN"), &key("SimPO"), "length")?;
+            c.interval(&format!("{sn}/no-ln-longer"), "without length normalisation SimPO writes longer answers", "length, w/o LN − SimPO (paired)", Direction::Greater, 0.0, &iv)?;
+            let (iv, _) = mean_diff(&boot, r, &key("SimPO w/o LN"), &key("SimPO"), "oracle")?;
+            c.interval(&format!("{sn}/no-ln-lower-quality"), "without length normalisation quality drops", "oracle score, w/o LN − SimPO (paired)", Direction::Less, 0.0, &iv)?;
         }
-        if let Some(g0) = find(sn, "SimPO γ=0") {
-            t.push(vec![sn.into(), "a target margin γ > 0 helps (γ = 0 lower LC)".into(), format!("LC {:.1} (γ=0) vs {:.1}", headline(&g0.eval), h).into(), yes_no(headline(&g0.eval) < h)]);
+        if find(sn, "SimPO γ=0").is_some() {
+            let (iv, p) = headline_diff(&boot, r, &key("SimPO"), &key("SimPO γ=0"), h)?;
+            c.interval(&format!("{sn}/margin-helps"), "a target margin γ > 0 helps (γ = 0 lower LC)", &format!("{hn}, SimPO − SimPO γ=0 (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
         }
     }
-    t.note("A claim \"held\" when the miniature shows the paper's direction; differences smaller than the standard error are reported as they fall, not as ties.");
-    t
+    Ok(c)
+}
+
+/// Every model's numbers with their intervals (`numbers.csv`), what a rerun is compared against:
+/// oracle score, judge WR %, LC WR % (refitted per replicate), average length; forward passes
+/// exactly.
+pub fn numbers(o: &Outcome, r: &Records) -> shared::Result<Numbers> {
+    let boot = Bootstrap::default();
+    let h = Headline::of(std::iter::once(&o.sft).chain(o.results.iter().map(|x| &x.eval)));
+    let mut n = Numbers::new();
+    push_numbers(&mut n, &boot, r, "SFT", "table4", h)?;
+    for x in &o.results {
+        let m = format!("{}/{}", x.setup, x.method);
+        push_numbers(&mut n, &boot, r, &m, "table4", h)?;
+        n.push_exact(format!("table4/{m}/forward passes"), x.forward_passes as f64)?;
+    }
+    Ok(n)
 }
 
 /// Pair statistics per setup: what ranked the responses, how often its choice is the oracle's,
@@ -190,13 +257,20 @@ pub fn plot(o: &Outcome, path: &Path) -> shared::Result<()> {
     save_svg(path, &bar_chart(title, if lc { "LC win rate (%)" } else { "win rate (%)" }, &labels, &series))
 }
 
-/// Write every result file atomically (the tables as CSV + Markdown, the plot, and `run.md` with
-/// the seed, threads and the full config); returns the claims table for the summary.
-pub fn save_all(o: &Outcome, out: &Path, info: &RunInfo) -> shared::Result<Table> {
+/// Write every result file atomically (the tables as CSV + Markdown, the per-prompt records behind
+/// them, the claims and the numbers with their intervals, the plot, and `run.md` with the seeds,
+/// threads and the full config); returns the claims for the summary.
+pub fn save_all(o: &Outcome, out: &Path, info: &RunInfo) -> shared::Result<Claims> {
+    let [seed] = info.seeds else {
+        return Err(shared::Error::invalid("simpo tables", format!("one pipeline seed per outcome, got {:?}", info.seeds)));
+    };
     main_table(o).save(out, "table4_mini")?;
     ablation_table(o).save(out, "table5_ablation_mini")?;
-    let claims = claims_table(o);
-    claims.save(out, "claims")?;
+    let records = per_prompt(o, *seed)?;
+    records.save(out, "table4_mini")?;
+    let claims = claims(o, &records, &info.command("simpo"))?;
+    claims.save(out)?;
+    numbers(o, &records)?.save(out)?;
     pairs_table(o).save(out, "pairs")?;
     plot(o, &out.join("lc_winrate.svg"))?;
     info.save(out)?;

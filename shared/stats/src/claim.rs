@@ -237,7 +237,7 @@ impl Claims {
 }
 
 /// What the verdicts mean, printed under every claims table.
-pub const LEGEND: &str = "held: the 95% interval (bootstrap over prompts and seeds, stratified by seed) excludes the threshold on the paper's side; contradicted: it excludes it on the other side; inconclusive: it does not exclude it. reproduced / not reproduced: an exact recomputation of a published value, within the stated tolerance or not. MDE: the smallest true effect this design detects with 80% power (2.80 bootstrap standard errors). P(A>B): probability of improvement over prompts (Agarwal et al. 2021).\n";
+pub const LEGEND: &str = "held: the 95% interval (bootstrap over prompts and seeds, stratified by seed) excludes the threshold on the paper's side; contradicted: it excludes it on the other side; inconclusive: it does not exclude it. reproduced / not reproduced: an exact recomputation, within the stated tolerance of its target (the published value, or 0 for a largest difference) or not. MDE: the smallest true effect this design detects with 80% power (2.80 bootstrap standard errors). P(A>B): probability of improvement over prompts (Agarwal et al. 2021).\n";
 
 pub(crate) fn to_csv(rows: &[Claim]) -> String {
     csv_text(std::iter::once(HEADER.iter().map(|s| s.to_string()).collect()).chain(rows.iter().map(|c| c.fields())))
@@ -258,13 +258,28 @@ pub fn short(x: f64) -> String {
     }
 }
 
+/// An exact check for people: both values with the decimals the tolerance implies (0.005 → 3),
+/// in scientific notation below 1e-4.
+fn exact_evidence(estimate: f64, target: f64, tol: f64) -> String {
+    if tol == 0.0 {
+        return format!("{} vs target {} (exactly)", fmt_num(estimate), fmt_num(target));
+    }
+    let d = (-tol.log10()).ceil().max(0.0) as usize;
+    if d > 4 && target == 0.0 {
+        let sci = |x: f64| if x == 0.0 { "0".to_string() } else { format!("{x:.1e}") };
+        return format!("{} vs target 0 (± {})", sci(estimate), sci(tol));
+    }
+    let show = |x: f64| if x != 0.0 && x.abs() < 0.5 * 10f64.powi(-(d as i32)) { format!("{x:.1e}") } else { format!("{x:.d$}") };
+    format!("{} vs target {} (± {})", show(estimate), show(target), fmt_num(tol))
+}
+
 pub(crate) fn markdown_rows(rows: &[Claim]) -> String {
     let mut s = String::from("| id | claim (paper) | measured | estimate [95% interval] | verdict | seeds | prompts | MDE | P(A>B) |\n|---|---|---|---|---|---|---|---|---|\n");
     for c in rows {
         let evidence = match (c.lo, c.hi, c.tolerance) {
             (Some(lo), Some(hi), _) if lo == hi => format!("{} (no sampling) {} {}", short(c.estimate), c.direction.symbol(), short(c.threshold)),
             (Some(lo), Some(hi), _) => format!("{} [{}, {}] {} {}", short(c.estimate), short(lo), short(hi), c.direction.symbol(), short(c.threshold)),
-            (_, _, Some(t)) => format!("{} vs published {} (± {})", short(c.estimate), short(c.threshold), short(t)),
+            (_, _, Some(t)) => exact_evidence(c.estimate, c.threshold, t),
             _ => short(c.estimate),
         };
         let seeds = if c.seeds.is_empty() { "–".into() } else { c.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ") };
@@ -359,7 +374,8 @@ mod tests {
         let md = std::fs::read_to_string(dir.path().join("claims.md")).unwrap();
         assert!(md.contains("| base/simpo-vs-dpo | SimPO beats DPO on LC WR (+6.4) | LC WR %, SimPO − DPO | 2 [0.500, 3.50] > 0 | **held** | 0 1 2 | 300 | 2.80 | 0.61 |"), "{md}");
         assert!(md.contains("-24 (no sampling) < 0"));
-        assert!(md.contains("3.53 vs published 0 (± 0.005) | **not reproduced**"));
+        assert!(md.contains("3.530 vs target 0.000 (± 0.005) | **not reproduced**"), "{md}");
+        assert!(md.contains("1.4e-10 vs target 0.000 (± 0.005) | **reproduced**"), "{md}");
     }
 
     #[test]
