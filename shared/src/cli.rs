@@ -88,6 +88,18 @@ pub fn results_dir(scale: Scale, out: Option<&Path>, repo_root: &Path, slug: &st
 /// `p` made absolute with symbolic links and `..` resolved as far as it exists.
 fn absolute(p: &Path) -> PathBuf {
     let p = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
+    // `..` resolved lexically first, so a path through a folder that does not exist yet compares too.
+    let mut lexical = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => lexical.push(other),
+        }
+    }
+    let p = lexical;
     let mut rest = vec![];
     let mut cur = p.as_path();
     loop {
