@@ -135,30 +135,6 @@ impl Table {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_info_names_seeds_and_the_command() {
-        let info = RunInfo { scale: "mini", seeds: &[0], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "x = 1\n" };
-        assert!(info.to_markdown().contains("- seed: 0\n"));
-        assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo");
-        let info = RunInfo { scale: "smoke", seeds: &[3, 4, 5], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini-oracle.toml", config_toml: "" };
-        assert!(info.to_markdown().contains("- seeds: 3, 4, 5 (3 seeds)\n"));
-        assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo --scale smoke --seed 3 --seeds 3 -- --config papers/simpo/configs/mini-oracle.toml");
-    }
-
-    #[test]
-    fn markdown_and_csv_agree_on_values() {
-        let mut t = Table::new("demo", &["model", "win rate"]);
-        t.push(vec!["a".into(), Cell::NumSe(50.0, 1.234, 2)]);
-        t.push(vec!["b".into(), Cell::Missing]);
-        assert!(t.to_markdown().contains("| a | 50.00 ± 1.23 |"));
-        assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
-    }
-}
-
 /// How a run was made, written as `run.md` beside its tables: scale, seed, CPU threads, device
 /// and the config exactly as loaded (nothing that changes between identical runs, so the file is
 /// part of the snapshot).
@@ -218,4 +194,28 @@ impl RunInfo<'_> {
 pub fn relative_display(path: &Path, root: &Path) -> String {
     let (p, r) = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), root.canonicalize().unwrap_or_else(|_| root.to_path_buf()));
     p.strip_prefix(&r).unwrap_or(&p).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_info_names_seeds_and_the_command() {
+        let info = RunInfo { scale: "mini", seeds: &[0], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "x = 1\n" };
+        assert!(info.to_markdown().contains("- seed: 0\n"));
+        assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo");
+        let info = RunInfo { scale: "smoke", seeds: &[3, 4, 5], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini-oracle.toml", config_toml: "" };
+        assert!(info.to_markdown().contains("- seeds: 3, 4, 5 (3 seeds)\n"));
+        assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo --scale smoke --seed 3 --seeds 3 -- --config papers/simpo/configs/mini-oracle.toml");
+    }
+
+    #[test]
+    fn markdown_and_csv_agree_on_values() {
+        let mut t = Table::new("demo", &["model", "win rate"]);
+        t.push(vec!["a".into(), Cell::NumSe(50.0, 1.234, 2)]);
+        t.push(vec!["b".into(), Cell::Missing]);
+        assert!(t.to_markdown().contains("| a | 50.00 ± 1.23 |"));
+        assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
+    }
 }
