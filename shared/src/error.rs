@@ -15,6 +15,8 @@ pub enum Error {
     Config { path: PathBuf, msg: String },
     #[error("{what}: {msg}")]
     Invalid { what: String, msg: String },
+    #[error(transparent)]
+    Stats(#[from] stats::Error),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("{0}")]

@@ -10,6 +10,10 @@
 //! - [`eval`]: win rates, the length-controlled GLM, correlations, AlpacaEval loaders.
 //! - [`report`], [`io`], [`progress`], [`cli`], [`device`]: tables, atomic files, progress
 //!   bars, the command line every paper binary shares, and device set-up.
+//! - [`stats`]: how claims are decided (per-prompt records, paired differences, the
+//!   seed-stratified bootstrap, verdicts, the claims ledger, numbers compared within their
+//!   intervals). It is its own pure-Rust crate (`shared/stats/`) so that the runner, which never
+//!   links libtorch, reads the same files with the same code; re-exported here.
 
 pub mod cli;
 pub mod data;
@@ -28,3 +32,4 @@ pub mod train;
 pub mod world;
 
 pub use error::{Error, Result};
+pub use stats;

@@ -135,26 +135,13 @@ impl Table {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markdown_and_csv_agree_on_values() {
-        let mut t = Table::new("demo", &["model", "win rate"]);
-        t.push(vec!["a".into(), Cell::NumSe(50.0, 1.234, 2)]);
-        t.push(vec!["b".into(), Cell::Missing]);
-        assert!(t.to_markdown().contains("| a | 50.00 ± 1.23 |"));
-        assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
-    }
-}
-
 /// How a run was made, written as `run.md` beside its tables: scale, seed, CPU threads, device
 /// and the config exactly as loaded (nothing that changes between identical runs, so the file is
 /// part of the snapshot).
 pub struct RunInfo<'a> {
     pub scale: &'a str,
-    pub seed: u64,
+    /// The pipeline seeds behind the tables (one, or `--seed S --seeds N`).
+    pub seeds: &'a [u64],
     pub threads: i32,
     pub device: &'a str,
     /// The config file, as the user would name it (relative to the repository root).
@@ -165,8 +152,14 @@ pub struct RunInfo<'a> {
 impl RunInfo<'_> {
     pub fn to_markdown(&self) -> String {
         format!(
-            "# The run behind these tables\n\n- scale: {}\n- seed: {}\n- libtorch CPU threads: {}\n- device: {}\n- config: `{}`, as loaded:\n\n```toml\n{}```\n",
-            self.scale, self.seed, self.threads, self.device, self.config_path, self.config_toml
+            "# The run behind these tables\n\n- scale: {}\n- {}: {}\n- libtorch CPU threads: {}\n- device: {}\n- config: `{}`, as loaded:\n\n```toml\n{}```\n",
+            self.scale,
+            if self.seeds.len() == 1 { "seed" } else { "seeds" },
+            stats::seeds::describe(self.seeds),
+            self.threads,
+            self.device,
+            self.config_path,
+            self.config_toml
         )
     }
 
@@ -174,10 +167,55 @@ impl RunInfo<'_> {
     pub fn save(&self, dir: &Path) -> Result<()> {
         write_atomic(&dir.join("run.md"), self.to_markdown().as_bytes())
     }
+
+    /// The command that regenerates these tables, recorded with every claim: the scale, the seeds
+    /// and the config when it is not the scale's default `papers/<slug>/configs/<scale>.toml`.
+    pub fn command(&self, slug: &str) -> String {
+        let mut c = format!("cargo xtask reproduce {slug}");
+        if self.scale != "mini" {
+            c.push_str(&format!(" --scale {}", self.scale));
+        }
+        if let Some(&first) = self.seeds.first() {
+            if first != 0 {
+                c.push_str(&format!(" --seed {first}"));
+            }
+            if self.seeds.len() > 1 {
+                c.push_str(&format!(" --seeds {}", self.seeds.len()));
+            }
+        }
+        if !self.config_path.is_empty() && self.config_path != format!("papers/{slug}/configs/{}.toml", self.scale) {
+            c.push_str(&format!(" -- --config {}", self.config_path));
+        }
+        c
+    }
 }
 
 /// `path` relative to `root` when it lies inside it (for messages and `run.md`), else as given.
 pub fn relative_display(path: &Path, root: &Path) -> String {
     let (p, r) = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), root.canonicalize().unwrap_or_else(|_| root.to_path_buf()));
     p.strip_prefix(&r).unwrap_or(&p).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_info_names_seeds_and_the_command() {
+        let info = RunInfo { scale: "mini", seeds: &[0], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "x = 1\n" };
+        assert!(info.to_markdown().contains("- seed: 0\n"));
+        assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo");
+        let info = RunInfo { scale: "smoke", seeds: &[3, 4, 5], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini-oracle.toml", config_toml: "" };
+        assert!(info.to_markdown().contains("- seeds: 3, 4, 5 (3 seeds)\n"));
+        assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo --scale smoke --seed 3 --seeds 3 -- --config papers/simpo/configs/mini-oracle.toml");
+    }
+
+    #[test]
+    fn markdown_and_csv_agree_on_values() {
+        let mut t = Table::new("demo", &["model", "win rate"]);
+        t.push(vec!["a".into(), Cell::NumSe(50.0, 1.234, 2)]);
+        t.push(vec!["b".into(), Cell::Missing]);
+        assert!(t.to_markdown().contains("| a | 50.00 ± 1.23 |"));
+        assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
+    }
 }

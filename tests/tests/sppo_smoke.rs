@@ -17,12 +17,14 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert_eq!(o.alpaca.len(), cfg.methods.len() + 1);
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seed: 0, threads: cfg.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
     tables::save_all(&o, &cfg, &out, &info).unwrap();
-    for f in ["iterations.csv", "iterations.md", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "claims.md", "run.md"] {
+    for f in ["iterations.csv", "iterations.md", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "claims.md", "run.md", "numbers.csv", "alpaca_mini.per_prompt.csv"] {
         assert!(out.join(f).exists(), "{f} written");
     }
-    ["iterations.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n")
+    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    assert!(claims.iter().any(|c| c.id == "sppo-vs-dpo" && c.lo.is_some() && c.seeds == [0]), "{claims:?}");
+    ["iterations.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n")
 }
 
 #[test]
@@ -44,8 +46,8 @@ fn smoke_pipeline_is_deterministic() {
     assert!(!again.base_trained);
     let out = tmp.path().join("out-again");
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seed: 0, threads: cfg.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
     tables::save_all(&again, &cfg, &out, &info).unwrap();
-    let c = ["iterations.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n");
+    let c = ["iterations.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n");
     assert_eq!(c, a, "resumed run: identical tables");
 }

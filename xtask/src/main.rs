@@ -3,7 +3,9 @@
 //! It never links libtorch itself. It finds (or installs) PyTorch 2.11.0,
 //! sets `LIBTORCH`, `LIBTORCH_CXX11_ABI` and `LD_LIBRARY_PATH` for every cargo
 //! command it spawns, fetches pinned data, runs a paper's pipeline and compares
-//! the regenerated tables with the committed snapshots.
+//! the regenerated tables with the committed snapshots: byte for byte for tables recomputed from
+//! published data, within the committed intervals and verdicts for trained miniatures
+//! (`stats::compare`). `cargo xtask claims` collects every paper's claims into the ledger.
 
 mod bench;
 mod fetch;
@@ -49,9 +51,13 @@ enum Cmd {
         scale: Scale,
         #[arg(long, value_enum, default_value = "cpu")]
         device: Device,
-        /// The one seed that drives every random number generator of the run.
+        /// The seed that drives every random number generator of the run; with `--seeds N`, the
+        /// first of the seeds S, S+1, ..., S+N-1.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// How many seeds of the whole pipeline to run (pair data, training, sampling).
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
         /// Copy data from this folder (laid out like upstream) instead of downloading it.
         #[arg(long)]
         mirror: Option<PathBuf>,
@@ -81,6 +87,9 @@ enum Cmd {
     },
     /// List every paper with its status.
     List,
+    /// Print the claims ledger: every claim of every paper with its verdict, interval and seeds
+    /// (collects `results/*/claims.csv` and rewrites `results/claims.{csv,md}`).
+    Claims,
     /// Benchmarks: Rust (criterion) next to the PyTorch / Python reference, with the ratio.
     Bench {
         /// Only benchmarks whose name contains this.
@@ -112,6 +121,11 @@ fn run(cli: Cli) -> Result<()> {
     let root = root();
     match cli.cmd {
         Cmd::List => list(&root),
+        Cmd::Claims => {
+            let ledger = write_ledger(&root)?;
+            print!("{}", ledger.to_markdown());
+            Ok(())
+        }
         Cmd::Env => {
             let lt = libtorch::ensure(&root)?;
             for (k, v) in lt.env() {
@@ -152,8 +166,9 @@ fn run(cli: Cli) -> Result<()> {
                 .args(&extra);
             status(cmd, "world")
         }
-        Cmd::Reproduce { slug, scale, device, seed, mirror, dry_run, extra } => {
-            reproduce(&root, &slug, scale, device, seed, mirror.as_deref(), dry_run, &extra)
+        Cmd::Reproduce { slug, scale, device, seed, seeds, mirror, dry_run, extra } => {
+            let seeds = stats::Seeds::new(seed, seeds)?;
+            reproduce(&root, &slug, scale, device, seeds, mirror.as_deref(), dry_run, &extra)
         }
     }
 }
@@ -164,7 +179,7 @@ fn reproduce(
     slug: &str,
     scale: Scale,
     device: Device,
-    seed: u64,
+    seeds: stats::Seeds,
     mirror: Option<&Path>,
     dry_run: bool,
     extra: &[String],
@@ -179,17 +194,20 @@ fn reproduce(
         fetch_one(root, name, mirror)?;
     }
     let scale_name = format!("{scale:?}").to_lowercase();
+    // Only a mini or paper run writes into results/ (the committed snapshots).
     let out = match scale {
         Scale::Mini => root.join("results").join(slug),
         Scale::Paper => root.join("results").join(slug).join("paper"),
         Scale::Smoke => root.join("target/smoke-results").join(slug),
     };
     let before = snapshot::take(&out);
+    let committed = stats::compare::read_snapshot(&out).context("reading the committed snapshot")?;
     let mut cmd = cargo(root, &lt);
     cmd.args(["run", "--release", "--quiet", "-p", slug, "--"])
         .args(["--scale", &scale_name])
         .args(["--device", &format!("{device:?}").to_lowercase()])
-        .args(["--seed", &seed.to_string()])
+        .args(["--seed", &seeds.first.to_string()])
+        .args(["--seeds", &seeds.count.to_string()])
         .arg("--out")
         .arg(&out)
         .arg("--data")
@@ -203,15 +221,50 @@ fn reproduce(
         return Ok(());
     }
     let after = snapshot::take(&out);
-    println!("\n== {slug} ({scale_name}) against the committed snapshot in {}", out.strip_prefix(root).unwrap_or(&out).display());
-    let changed = snapshot::report(&before, &after);
-    if changed == 0 {
-        println!("  unchanged: every table matches the snapshot");
+    let shown = out.strip_prefix(root).unwrap_or(&out).display().to_string();
+    let run = if paper.published_data { "published data".to_string() } else { format!("{scale_name}, seeds {}", seeds.describe()) };
+    println!("\n== {slug} ({run}) against the committed snapshot in {shown}");
+    if paper.published_data {
+        // Recomputed from published data: nothing is sampled, so the files must not change at all.
+        let changed = snapshot::report(&before, &after);
+        if changed == 0 {
+            println!("  reproduced: every table matches the snapshot byte for byte");
+        } else {
+            println!("  {changed} file(s) changed; `git diff {shown}` shows all, commit them to update the snapshot");
+        }
     } else {
-        println!("  {changed} file(s) changed; `git diff results/{slug}` shows all, commit them to update the snapshot");
+        let regenerated = stats::compare::read_snapshot(&out).context("reading the regenerated tables")?;
+        for note in committed.notes.iter().chain(&regenerated.notes) {
+            println!("  note: {note}");
+        }
+        print!("{}", stats::compare::compare(&committed, &regenerated).render());
+        let changed = snapshot::changed_files(&before, &after);
+        if !changed.is_empty() {
+            println!("  files whose bytes changed (expected across machines; `git diff {shown}`): {}", changed.join(", "));
+        }
+    }
+    if scale != Scale::Smoke {
+        match write_ledger(root) {
+            Ok(l) => println!("  ledger: results/claims.md rewritten ({} claims)", l.rows().count()),
+            Err(e) => println!("  ledger not rewritten: {e:#}"),
+        }
     }
     println!("  total time {:.1} min", started.elapsed().as_secs_f64() / 60.0);
     Ok(())
+}
+
+/// Collect every `results/*/claims.csv` into `results/claims.{csv,md}`; implemented papers that
+/// wrote no claims yet are listed in the Markdown.
+fn write_ledger(root: &Path) -> Result<stats::ledger::Ledger> {
+    let results = root.join("results");
+    let mut ledger = stats::ledger::collect(&results)?;
+    for p in papers::PAPERS {
+        if papers::implemented(root, p.slug) && !results.join(p.slug).join("claims.csv").exists() {
+            ledger.other_format.push((format!("results/{}/claims.csv", p.slug), format!("not written yet; run `cargo xtask reproduce {}`", p.slug)));
+        }
+    }
+    ledger.save(&results)?;
+    Ok(ledger)
 }
 
 fn list(root: &Path) -> Result<()> {

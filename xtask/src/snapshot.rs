@@ -1,8 +1,10 @@
-//! Comparing regenerated tables with the committed snapshots.
+//! Comparing regenerated tables with the committed snapshots, byte by byte.
 //!
 //! The committed `results/<slug>/` files are the snapshots. Before a run the
 //! runner remembers their text; after it, it prints, file by file, the lines
-//! that changed, so a reader sees at once whether a reproduction moved.
+//! that changed. This is the test for tables recomputed from published data; a
+//! trained miniature is compared within its committed intervals and verdicts
+//! instead (`stats::compare`), and its changed files are only listed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,13 @@ pub fn take(dir: &Path) -> Snapshot {
             }
         }
     }
+    out
+}
+
+/// The files whose text differs between two snapshots (new, changed or no longer written).
+pub fn changed_files(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    let mut out: Vec<String> = after.iter().filter(|(p, new)| before.get(*p) != Some(*new)).map(|(p, _)| p.display().to_string()).collect();
+    out.extend(before.keys().filter(|p| !after.contains_key(*p) && p.components().count() == 1).map(|p| format!("{} (no longer written)", p.display())));
     out
 }
 
@@ -88,5 +97,7 @@ mod tests {
         after.remove(Path::new("gone.md"));
         assert_eq!(report(&before, &after), 3);
         assert_eq!(report(&before, &before), 0);
+        assert_eq!(changed_files(&before, &after), ["b.csv", "new.md", "gone.md (no longer written)"]);
+        assert!(changed_files(&before, &before).is_empty());
     }
 }

@@ -4,7 +4,9 @@
 //! - [`pipeline`]: load every model with annotations, raw metrics, instruction difficulty (joint
 //!   GLM or upstream's file), gamed-baseline rows, and the per-model LC GLM.
 //! - [`tables`]: the three result tables (LC vs published, Arena correlations, gameability).
+//! - [`claims`]: the paper's claims checked on the published data, for the claims ledger.
 
+pub mod claims;
 pub mod pipeline;
 pub mod tables;
 

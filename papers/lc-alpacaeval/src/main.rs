@@ -39,6 +39,8 @@ fn main() -> Result<()> {
         d.push(vec![shared::report::Cell::Int(i as i64), shared::report::Cell::num(*v, 6)]);
     }
     d.save(&out, "instruction_difficulty")?;
+    let claims = lc_alpacaeval::claims::claims(&report, &bench, "cargo xtask reproduce lc-alpacaeval")?;
+    claims.save(&out)?;
 
     println!("LC AlpacaEval: {} models recomputed in {secs:.1} s ({} skipped)", report.rows.len(), report.errors.len());
     println!("{:<36} {:>8} {:>8} {:>8} {:>8} {:>7}", "model", "raw", "raw(lb)", "LC", "LC(pub)", "diff");
@@ -64,6 +66,7 @@ fn main() -> Result<()> {
     for (m, e) in &report.errors {
         println!("skipped {m}: {e}");
     }
+    println!("{}", claims.to_markdown());
     println!("tables in {}", out.display());
     Ok(())
 }

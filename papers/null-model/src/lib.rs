@@ -5,6 +5,7 @@
 use lc_alpacaeval::{ModelResult, Report};
 use shared::eval::alpaca_eval::ModelAnnotations;
 use shared::report::{Cell, Table};
+use shared::stats::Claims;
 use shared::{Error, Result};
 
 pub const MODEL: &str = "NullModel";
@@ -66,4 +67,50 @@ pub fn comparison_table(report: &Report) -> Table {
         }
     }
     t
+}
+
+/// The paper's numbers as exact checks on the released submission (`results/null-model/claims.csv`):
+/// each recomputed value against the paper's (to the decimals it prints) or the leaderboard's.
+pub fn claims(r: &ModelResult, s: &Structure, command: &str) -> Result<Claims> {
+    let mut c = Claims::new("null-model", command);
+    c.exact("raw-wr", "the null model's raw win rate on AlpacaEval 2.0 is 76.9", "raw WR %, recomputed from the annotations", r.raw.win_rate, 76.9, 0.05)?;
+    c.exact("discrete-wr", "its discrete win rate is 84.0", "discrete WR %, recomputed", r.raw.discrete_win_rate, 84.0, 0.05)?;
+    c.exact("lc-wr", "its LC win rate is 86.5", "LC WR %, recomputed (re-estimated difficulty, proxy gamed rows)", r.lc.lc_win_rate, 86.5, 0.05)?;
+    if let Some(p) = &r.published {
+        c.exact("raw-wr-leaderboard", "the leaderboard's raw win rate 76.9198 is what the annotations give (to 4 decimals)", "raw WR %, recomputed vs the leaderboard", r.raw.win_rate, p.win_rate, 0.00005)?;
+        if let Some(lc) = p.length_controlled_winrate {
+            c.exact("lc-wr-leaderboard", "the leaderboard's LC win rate is what the annotations give (to 2 decimals)", "LC WR %, recomputed vs the leaderboard", r.lc.lc_win_rate, lc, 0.005)?;
+        }
+    }
+    c.exact("one-constant-response", "the null model returns one constant response for every instruction", "distinct responses over the submission's rows", s.distinct_responses as f64, 1.0, 0.0)?;
+    c.exact("response-length", "the constant response is 872 characters long", "length of the response in Unicode scalars", s.length as f64, 872.0, 0.0)?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::eval::lc_glm::LcResult;
+    use shared::eval::winrate::WinRate;
+    use shared::stats::Verdict;
+
+    #[test]
+    fn claims_check_each_number_to_its_printed_decimals() {
+        let raw = WinRate { win_rate: 76.9198, standard_error: 0.9, n_wins: 676, n_wins_base: 129, n_draws: 0, n_total: 805, discrete_win_rate: 83.9752 };
+        let lc = LcResult { lc_win_rate: 87.14, lc_standard_error: 0.17, weights: Default::default(), c: None };
+        let r = ModelResult { model: MODEL.into(), raw, avg_length: 872, lc, published: None };
+        let s = Structure { distinct_responses: 1, length: 872, closes_template: true, fake_instruction: true, empty_m_upper: true, open_m_lower: true };
+        let c = claims(&r, &s, "cargo xtask reproduce null-model").unwrap();
+        let v: Vec<(&str, Verdict)> = c.rows.iter().map(|x| (x.id.as_str(), x.verdict)).collect();
+        assert_eq!(
+            v,
+            [
+                ("raw-wr", Verdict::Reproduced),
+                ("discrete-wr", Verdict::Reproduced),
+                ("lc-wr", Verdict::NotReproduced),
+                ("one-constant-response", Verdict::Reproduced),
+                ("response-length", Verdict::Reproduced)
+            ]
+        );
+    }
 }

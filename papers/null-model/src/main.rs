@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use lc_alpacaeval::{pipeline::Options, run};
-use null_model::{comparison_table, headline_table, structure, MODEL};
+use null_model::{claims, comparison_table, headline_table, structure, MODEL};
 use shared::cli::RunArgs;
 use shared::eval::alpaca_eval as ae;
 use shared::report::{Cell, Table};
@@ -35,8 +35,11 @@ fn main() -> Result<()> {
     st.push(vec!["empty output for `M`".into(), s.empty_m_upper.to_string().into()]);
     st.push(vec!["unterminated output for `m`".into(), s.open_m_lower.to_string().into()]);
     st.save(&out, "structure")?;
+    let c = claims(r, &s, "cargo xtask reproduce null-model")?;
+    c.save(&out)?;
     println!("{}", head.to_markdown());
     println!("{}", st.to_markdown());
+    println!("{}", c.to_markdown());
     println!("tables in {}", out.display());
     Ok(())
 }

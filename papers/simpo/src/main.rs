@@ -52,6 +52,11 @@ fn run(args: Args) -> Result<()> {
     let cfg_path = args.config.clone().unwrap_or_else(|| config::config_dir().join(format!("{}.toml", a.scale.name())));
     let cfg = MiniConfig::load(&cfg_path)?;
     let cfg_text = toml::to_string(&cfg)?;
+    let seeds = a.seed_list()?;
+    if seeds.len() > 1 {
+        anyhow::bail!("--seeds {}: this pipeline runs one seed at a time so far (tables pooled over seeds are not implemented yet); run --seed S for each seed", seeds.len());
+    }
+    let out = a.results_dir(&repo_root(), "simpo")?;
     println!("== SimPO, {} scale, seed {}; config {}:\n{cfg_text}", a.scale.name(), a.seed, cfg_path.display());
     if a.dry_run {
         let runs = cfg.methods.iter().map(|m| m.lrs.len()).sum::<usize>() * cfg.setups.len();
@@ -62,13 +67,12 @@ fn run(args: Args) -> Result<()> {
     shared::device::set_threads(threads);
     shared::device::seed_torch(a.seed);
     let device = shared::device::resolve(&a.device)?;
-    let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/simpo"));
     let run_root = std::env::var("REPRO_RUNS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("runs")).join("simpo").join(a.scale.name());
 
     let o = pipeline::run(&cfg, a.scale, a.seed, device, &run_root)?;
 
     let config_path = shared::report::relative_display(&cfg_path, &repo_root());
-    let info = shared::report::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
     let claims = tables::save_all(&o, &out, &info).context("writing the results")?;
     match a.data.clone().or_else(shared::io::data_root) {
         Some(root) => leaderboard::leaderboard_table(&root)?.save(&out, "leaderboard_check")?,
@@ -118,7 +122,7 @@ fn paper_scale(args: &Args) -> Result<()> {
     let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, ..Default::default() };
     println!("== SimPO paper scale: {} ({}), {} on {}", cfg.setting, cfg.model, args.method, a.device);
     let summary = paper::run(&cfg, device, &run_dir, &opts)?;
-    let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/simpo/paper"));
+    let out = a.results_dir(&repo_root(), "simpo")?;
     shared::io::write_json(&out.join(format!("{stem}-{}.json", args.method)), &summary)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

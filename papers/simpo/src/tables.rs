@@ -1,11 +1,16 @@
 //! The miniature's tables, claims and plot, written into `results/simpo/`.
 //!
-//! Each table puts the paper's number beside the miniature's and says, per row, whether the
-//! paper's ordering held. The paper's numbers are from the spec (Table 4 LC, Table 5).
+//! Each table puts the paper's number beside the miniature's. The claims are decided from the
+//! per-prompt records (`table4_mini.per_prompt.csv`) by the seed-stratified bootstrap of
+//! `shared::stats` and written as `claims.{csv,md}`; `numbers.csv` holds every model's numbers
+//! with their intervals, what a rerun is compared against. The paper's numbers are from the spec
+//! (Table 4 LC, Table 5).
 
 use crate::pipeline::{MethodResult, Outcome};
 use shared::plot::{bar_chart, save_svg, Series};
 use shared::report::{Cell, RunInfo, Table};
+use shared::stats::{Bootstrap, Claims, Direction, Interval, Numbers, Records};
+use shared::world::alpaca::{headline_diff, mean_diff, push_numbers, Headline, PER_PROMPT_METRICS};
 use std::path::Path;
 
 /// Paper Table 4, AlpacaEval 2 LC win rate: (method, Mistral-Base, Llama3-Base, Mistral-Instruct, Llama3-Instruct).
@@ -92,53 +97,106 @@ pub fn ablation_table(o: &Outcome) -> Table {
     t
 }
 
-/// The paper's claims, each with the miniature's evidence and whether it held.
-pub fn claims_table(o: &Outcome) -> Table {
-    let mut t = Table::new("Did the paper's claims hold in miniature?", &["setup", "claim (paper)", "miniature", "held"]);
-    let find = |s: &str, m: &str| o.results.iter().find(|r| r.setup == s && r.method == m);
+/// Every evaluated model's per-prompt values (the file `table4_mini.per_prompt.csv`): `SFT`, then
+/// `<setup>/<method>` for each trained method, one sample per evaluation prompt.
+pub fn per_prompt(o: &Outcome, seed: u64) -> shared::Result<Records> {
+    let mut r = Records::new(&PER_PROMPT_METRICS);
+    o.sft.push_records(&mut r, seed, "SFT")?;
+    for m in &o.results {
+        m.eval.push_records(&mut r, seed, &format!("{}/{}", m.setup, m.method))?;
+    }
+    Ok(r)
+}
+
+/// The paper's claims, decided by the seed-stratified bootstrap over the per-prompt records
+/// (`shared::stats`): held only when the 95% interval excludes zero in the paper's direction.
+pub fn claims(o: &Outcome, r: &Records, command: &str) -> shared::Result<Claims> {
+    let boot = Bootstrap::default();
+    let h = Headline::of(std::iter::once(&o.sft).chain(o.results.iter().map(|x| &x.eval)));
+    let hn = h.name();
+    let mut c = Claims::new("simpo", command);
+    let find = |s: &str, m: &str| o.results.iter().find(|x| x.setup == s && x.method == m);
     for s in &o.setups {
         let sn = s.name.as_str();
+        let key = |m: &str| format!("{sn}/{m}");
         let Some(simpo) = find(sn, "SimPO") else { continue };
-        let h = headline(&simpo.eval);
-        t.push(vec![
-            sn.into(),
-            "SimPO beats SFT on oracle score and LC WR".into(),
-            format!("oracle {:.3} vs {:.3}; LC {:.1} vs {:.1}", simpo.eval.oracle, o.sft.oracle, h, headline(&o.sft)).into(),
-            yes_no(simpo.eval.oracle > o.sft.oracle && h > headline(&o.sft)),
-        ]);
+        let (iv, p) = mean_diff(&boot, r, &key("SimPO"), "SFT", "oracle")?;
+        c.interval(&format!("{sn}/simpo-vs-sft-oracle"), "SimPO improves on the SFT model (oracle score)", "oracle score, SimPO − SFT (paired)", Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
+        let (iv, p) = headline_diff(&boot, r, &key("SimPO"), "SFT", h)?;
+        c.interval(&format!("{sn}/simpo-vs-sft-lc"), "SimPO improves on the SFT model (LC WR)", &format!("{hn}, SimPO − SFT (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
         if let Some(dpo) = find(sn, "DPO") {
-            let d = h - headline(&dpo.eval);
-            t.push(vec![
-                sn.into(),
-                "SimPO beats DPO on LC WR (+6.4 Mistral-Base, +5.3 Mistral-Instruct)".into(),
-                format!("SimPO − DPO = {d:+.1} points (judge WR s.e. ≈ {:.1})", simpo.eval.win_rate_se).into(),
-                yes_no(d > 0.0),
-            ]);
-            t.push(vec![
-                sn.into(),
-                "SimPO needs fewer forward passes than DPO (no reference model)".into(),
-                format!("{} vs {} forward passes", simpo.forward_passes, dpo.forward_passes).into(),
-                yes_no(simpo.forward_passes < dpo.forward_passes),
-            ]);
+            let (iv, p) = headline_diff(&boot, r, &key("SimPO"), &key("DPO"), h)?;
+            c.interval(&format!("{sn}/simpo-vs-dpo-lc"), "SimPO beats DPO on LC WR (+6.4 Mistral-Base, +5.3 Mistral-Instruct)", &format!("{hn}, SimPO − DPO (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
+            c.deterministic(
+                &format!("{sn}/fewer-forward-passes"),
+                "SimPO needs fewer forward passes than DPO (no reference model)",
+                "forward passes, SimPO − DPO (no sampling)",
+                Direction::Less,
+                0.0,
+                simpo.forward_passes as f64 - dpo.forward_passes as f64,
+            )?
+            .seeds = r.seeds();
         }
-        let best = o.results.iter().filter(|r| r.setup == sn && !r.ablation).max_by(|a, b| headline(&a.eval).total_cmp(&headline(&b.eval)));
-        if let Some(b) = best {
-            t.push(vec![sn.into(), "SimPO has the best LC WR of all methods".into(), format!("best: {} ({:.1})", b.method, headline(&b.eval)).into(), yes_no(b.method == "SimPO")]);
+        // Best of all methods: SimPO − M > 0 for every other method M. The bootstrap of a minimum
+        // is biased downward, so the claim is decided from the pairwise intervals instead: held when
+        // every pairwise 95% interval lies above zero (intersection–union test: the smallest lower
+        // bound is a valid 97.5% lower bound of the smallest true difference); contradicted when some
+        // method beats SimPO with its interval at the Bonferroni level 1 − 0.05/K.
+        let others: Vec<&str> = o.results.iter().filter(|x| x.setup == sn && !x.ablation && x.method != "SimPO").map(|x| x.method.as_str()).collect();
+        if !others.is_empty() {
+            let k = others.len() as f64;
+            let strict = Bootstrap { level: 1.0 - 0.05 / k, ..Bootstrap::default() };
+            let mut best: Option<(Interval, f64)> = None; // (the closest competitor's interval, smallest upper bound)
+            for m in &others {
+                let (iv, _) = headline_diff(&boot, r, &key("SimPO"), &key(m), h)?;
+                let (wide, _) = headline_diff(&strict, r, &key("SimPO"), &key(m), h)?;
+                let hi = best.as_ref().map_or(wide.hi, |b| b.1.min(wide.hi));
+                let lo = best.as_ref().map_or(iv.lo, |b| b.0.lo.min(iv.lo));
+                let closest = match best {
+                    Some((b, _)) if b.estimate <= iv.estimate => b,
+                    _ => iv,
+                };
+                best = Some((Interval { lo, ..closest }, hi));
+            }
+            let (closest, hi) = best.expect("at least one other method");
+            let iv = Interval { hi, ..closest };
+            c.interval(
+                &format!("{sn}/simpo-best-lc"),
+                "SimPO has the best LC WR of all methods",
+                &format!("{hn}, min over {} other methods of SimPO − method (lower bound: smallest pairwise 95% bound; upper: Bonferroni over {})", others.len(), others.len()),
+                Direction::Greater,
+                0.0,
+                &iv,
+            )?;
         }
-        if let Some(noln) = find(sn, "SimPO w/o LN") {
-            t.push(vec![
-                sn.into(),
-                "without length normalisation: longer answers, lower quality".into(),
-                format!("length {:.1} vs {:.1}; oracle {:.3} vs {:.3}", noln.eval.avg_len, simpo.eval.avg_len, noln.eval.oracle, simpo.eval.oracle).into(),
-                yes_no(noln.eval.avg_len > simpo.eval.avg_len && noln.eval.oracle < simpo.eval.oracle),
-            ]);
+        if find(sn, "SimPO w/o LN").is_some() {
+            let (iv, _) = mean_diff(&boot, r, &key("SimPO w/o LN"), &key("SimPO"), "length")?;
+            c.interval(&format!("{sn}/no-ln-longer"), "without length normalisation SimPO writes longer answers", "length, w/o LN − SimPO (paired)", Direction::Greater, 0.0, &iv)?;
+            let (iv, _) = mean_diff(&boot, r, &key("SimPO w/o LN"), &key("SimPO"), "oracle")?;
+            c.interval(&format!("{sn}/no-ln-lower-quality"), "without length normalisation quality drops", "oracle score, w/o LN − SimPO (paired)", Direction::Less, 0.0, &iv)?;
         }
-        if let Some(g0) = find(sn, "SimPO γ=0") {
-            t.push(vec![sn.into(), "a target margin γ > 0 helps (γ = 0 lower LC)".into(), format!("LC {:.1} (γ=0) vs {:.1}", headline(&g0.eval), h).into(), yes_no(headline(&g0.eval) < h)]);
+        if find(sn, "SimPO γ=0").is_some() {
+            let (iv, p) = headline_diff(&boot, r, &key("SimPO"), &key("SimPO γ=0"), h)?;
+            c.interval(&format!("{sn}/margin-helps"), "a target margin γ > 0 helps (γ = 0 lower LC)", &format!("{hn}, SimPO − SimPO γ=0 (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
         }
     }
-    t.note("A claim \"held\" when the miniature shows the paper's direction; differences smaller than the standard error are reported as they fall, not as ties.");
-    t
+    Ok(c)
+}
+
+/// Every model's numbers with their intervals (`numbers.csv`), what a rerun is compared against:
+/// oracle score, judge WR %, LC WR % (refitted per replicate), average length; forward passes
+/// exactly.
+pub fn numbers(o: &Outcome, r: &Records) -> shared::Result<Numbers> {
+    let boot = Bootstrap::default();
+    let h = Headline::of(std::iter::once(&o.sft).chain(o.results.iter().map(|x| &x.eval)));
+    let mut n = Numbers::new();
+    push_numbers(&mut n, &boot, r, "SFT", "table4", h)?;
+    for x in &o.results {
+        let m = format!("{}/{}", x.setup, x.method);
+        push_numbers(&mut n, &boot, r, &m, "table4", h)?;
+        n.push_exact(format!("table4/{m}/forward passes"), x.forward_passes as f64)?;
+    }
+    Ok(n)
 }
 
 /// Pair statistics per setup: what ranked the responses, how often its choice is the oracle's,
@@ -190,13 +248,20 @@ pub fn plot(o: &Outcome, path: &Path) -> shared::Result<()> {
     save_svg(path, &bar_chart(title, if lc { "LC win rate (%)" } else { "win rate (%)" }, &labels, &series))
 }
 
-/// Write every result file atomically (the tables as CSV + Markdown, the plot, and `run.md` with
-/// the seed, threads and the full config); returns the claims table for the summary.
-pub fn save_all(o: &Outcome, out: &Path, info: &RunInfo) -> shared::Result<Table> {
+/// Write every result file atomically (the tables as CSV + Markdown, the per-prompt records behind
+/// them, the claims and the numbers with their intervals, the plot, and `run.md` with the seeds,
+/// threads and the full config); returns the claims for the summary.
+pub fn save_all(o: &Outcome, out: &Path, info: &RunInfo) -> shared::Result<Claims> {
+    let [seed] = info.seeds else {
+        return Err(shared::Error::invalid("simpo tables", format!("one pipeline seed per outcome, got {:?}", info.seeds)));
+    };
     main_table(o).save(out, "table4_mini")?;
     ablation_table(o).save(out, "table5_ablation_mini")?;
-    let claims = claims_table(o);
-    claims.save(out, "claims")?;
+    let records = per_prompt(o, *seed)?;
+    records.save(out, "table4_mini")?;
+    let claims = claims(o, &records, &info.command("simpo"))?;
+    claims.save(out)?;
+    numbers(o, &records)?.save(out)?;
     pairs_table(o).save(out, "pairs")?;
     plot(o, &out.join("lc_winrate.svg"))?;
     info.save(out)?;

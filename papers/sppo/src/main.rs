@@ -36,6 +36,11 @@ fn run(args: Args) -> Result<()> {
     let cfg_path = args.config.unwrap_or_else(|| config_dir().join(format!("{}.toml", a.scale.name())));
     let cfg = MiniConfig::load(&cfg_path)?;
     let cfg_text = toml::to_string(&cfg)?;
+    let seeds = a.seed_list()?;
+    if seeds.len() > 1 {
+        bail!("--seeds {}: this pipeline runs one seed at a time so far (tables pooled over seeds are not implemented yet); run --seed S for each seed", seeds.len());
+    }
+    let out = a.results_dir(&repo_root(), "sppo")?;
     println!("== SPPO, {} scale, seed {}; config {}:\n{cfg_text}", a.scale.name(), a.seed, cfg_path.display());
     if a.dry_run {
         println!(
@@ -52,11 +57,10 @@ fn run(args: Args) -> Result<()> {
     shared::device::set_threads(threads);
     shared::device::seed_torch(a.seed);
     let device = shared::device::resolve(&a.device)?;
-    let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/sppo"));
     let runs_root = std::env::var("REPRO_RUNS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("runs")).join("sppo");
     let o = pipeline::run(&cfg, a.scale, a.seed, device, &runs_root)?;
     let config_path = shared::report::relative_display(&cfg_path, &repo_root());
-    let info = shared::report::RunInfo { scale: a.scale.name(), seed: a.seed, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
     let claims = tables::save_all(&o, &cfg, &out, &info).context("writing the results")?;
     println!("\n{}", claims.to_markdown());
     println!("SFT base {}; total {:.1} min; tables in {}", if o.base_trained { "trained now" } else { "loaded from the cache" }, o.seconds / 60.0, out.display());

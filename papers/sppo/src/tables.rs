@@ -1,11 +1,14 @@
 //! The tables of `results/sppo/`: per-iteration results of every method, the paper's Table 1
-//! beside the miniature, the standard mini AlpacaEval, the claims (computed, never hard-coded).
+//! beside the miniature, the standard mini AlpacaEval with its per-prompt records, the claims
+//! (decided by the seed-stratified bootstrap of `shared::stats`, never hard-coded) and
+//! `numbers.csv` (every mini AlpacaEval number with its interval).
 
 use crate::loss::Objective;
-use crate::pipeline::{IterRow, Outcome};
+use crate::pipeline::Outcome;
 use anyhow::Result;
 use shared::report::{Cell, RunInfo, Table};
-use shared::world::alpaca::MiniAlpacaEval;
+use shared::stats::{Bootstrap, Claims, Direction, Numbers, Records};
+use shared::world::alpaca::{headline_diff, mean_diff, push_numbers, Headline, MiniAlpacaEval, PER_PROMPT_METRICS};
 use std::path::Path;
 
 
@@ -73,70 +76,88 @@ pub fn table1(o: &Outcome) -> Table {
     t
 }
 
-fn row<'a>(o: &'a Outcome, method: &str, iter: usize) -> Option<&'a IterRow> {
-    o.rows.iter().find(|r| r.method == method && r.iteration == iter)
-}
-
-/// The spec's assertions (a), (b) and the reported comparisons, each with whether it held.
-pub fn claims(o: &Outcome, cfg: &crate::config::MiniConfig) -> Table {
-    let mut t = Table::new("Claims of the SPPO paper in the miniature (seed as run; computed from the tables, not hard-coded)", &["claim", "paper", "miniature", "held"]);
-    let last = cfg.iterations;
-    let sppo = cfg.methods.iter().find(|m| matches!(m.objective, Objective::Sppo(_))).map(|m| m.name.clone());
-    let yes = |b: bool| Cell::text(if b { "yes" } else { "no" });
-    if let Some(s) = &sppo {
-        let wrs: Vec<f64> = (1..=last).filter_map(|i| row(o, s, i).map(|r| r.wr_base)).collect();
-        let all_above = wrs.iter().all(|w| *w > 0.5);
-        let keeps = wrs.last().zip(wrs.first()).is_some_and(|(l, f)| *l >= f - 0.02);
-        let list = wrs.iter().map(|w| format!("{w:.3}")).collect::<Vec<_>>().join(" / ");
-        t.push(vec![format!("(a) {s} beats pi_0 at every iteration (WR_base > 0.5)").into(), "SPPO Iter1-3 LC 24.79 / 26.89 / 28.53 vs base 17.11".into(), list.clone().into(), yes(all_above)]);
-        t.push(vec![format!("(a) {s} does not fall back: WR_base(last) >= WR_base(1) - 0.02").into(), "monotone gains over iterations".into(), list.clone().into(), yes(keeps)]);
-        let mono = wrs.windows(2).all(|w| w[1] > w[0]);
-        t.push(vec![format!("{s} improves at every iteration (WR_base strictly rising)").into(), "24.79 < 26.89 < 28.53".into(), list.into(), yes(mono)]);
-        if let Some(r) = row(o, s, 1) {
-            t.push(vec![
-                format!("(b) {s}, iteration 1, on its own training pairs: chosen log-ratio up, rejected down").into(),
-                "Sec. 4.5: SPPO raises y_w's likelihood and lowers y_l's individually".into(),
-                format!("mean D_w {:+.2}, D_l {:+.2}", r.train.mean_d_w, r.train.mean_d_l).into(),
-                yes(r.train.mean_d_w > 0.0 && r.train.mean_d_l < 0.0),
-            ]);
-        }
-        if let Some(r) = row(o, "DPO", 1) {
-            t.push(vec![
-                "(b, logged) DPO, iteration 1: mostly lowers the loser (D_l < 0 with D_w <= 0)".into(),
-                "Sec. 4.5: DPO/IPO can lower both likelihoods".into(),
-                format!("mean D_w {:+.2}, D_l {:+.2}", r.train.mean_d_w, r.train.mean_d_l).into(),
-                yes(r.train.mean_d_l < 0.0 && r.train.mean_d_w <= 0.0),
-            ]);
-        }
-        for b in ["DPO", "IPO"] {
-            if let (Some(a), Some(c)) = (row(o, s, last), row(o, b, last)) {
-                t.push(vec![
-                    format!("{s} Iter{last} beats {b} Iter{last} (WR_base)").into(),
-                    format!("LC 28.53 vs {}", if b == "DPO" { "22.30" } else { "20.06" }).into(),
-                    format!("{:.3} vs {:.3} (s.e. {:.3} / {:.3})", a.wr_base, c.wr_base, a.wr_base_se, c.wr_base_se).into(),
-                    if a.wr_base > c.wr_base && a.wr_base - c.wr_base < a.wr_base_se.max(c.wr_base_se) { "yes, within 1 s.e.".into() } else { yes(a.wr_base > c.wr_base) },
-                ]);
-                let grow = |m: &str| row(o, m, last).map(|r| r.len).unwrap_or(f64::NAN) - o.base_len;
-                t.push(vec![
-                    format!("{b} lengthens more than {s} by Iter{last}").into(),
-                    format!("+{} vs +487 chars", if b == "DPO" { "513" } else { "1084" }).into(),
-                    format!("{:+.1} vs {:+.1} tokens", grow(b), grow(s)).into(),
-                    yes(grow(b) > grow(s)),
-                ]);
-            }
-        }
+/// Per-prompt records of the mini AlpacaEval rows (`alpaca_mini.per_prompt.csv`): the SFT base and
+/// each method's final iterate, one sample per evaluation prompt.
+pub fn per_prompt(o: &Outcome, seed: u64) -> shared::Result<Records> {
+    let mut r = Records::new(&PER_PROMPT_METRICS);
+    for row in &o.alpaca {
+        row.push_records(&mut r, seed, &row.model)?;
     }
-    t.note("(a) and (b) are the spec's qualitative assertions; the rest are the paper's reported comparisons, reported here without any seed selection.");
-    t
+    Ok(r)
 }
 
-/// Write every table; returns the claims table.
-pub fn save_all(o: &Outcome, cfg: &crate::config::MiniConfig, out: &Path, info: &RunInfo) -> Result<Table> {
+/// The paper's comparisons on the mini AlpacaEval, decided by the seed-stratified bootstrap over
+/// the per-prompt records (`shared::stats`). The WR_base and D_w/D_l assertions of the iterations
+/// table are not decided here yet: their per-prompt values are not kept by the pipeline.
+pub fn claims(o: &Outcome, cfg: &crate::config::MiniConfig, r: &Records, command: &str) -> shared::Result<Claims> {
+    let boot = Bootstrap::default();
+    let h = Headline::of(&o.alpaca);
+    let hn = h.name();
+    let mut c = Claims::new("sppo", command);
+    let last = cfg.iterations;
+    let Some(s) = cfg.methods.iter().find(|m| matches!(m.objective, Objective::Sppo(_))).map(|m| m.name.clone()) else { return Ok(c) };
+    let name = |m: &str| format!("{m} Iter{last}");
+    let has = |m: &str| o.alpaca.iter().any(|x| x.model == name(m));
+    let base = o.alpaca.first().map(|x| x.model.clone()).unwrap_or_default();
+    if has(&s) && !base.is_empty() {
+        let (iv, p) = headline_diff(&boot, r, &name(&s), &base, h)?;
+        c.interval(&format!("{}-vs-base", slug(&s)), &format!("{s} Iter{last} beats the base pi_0 (LC 28.53 vs 17.11)"), &format!("{hn} on the mini AlpacaEval, {s} Iter{last} − pi_0 (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
+    }
+    for (b, paper_lc, paper_len) in [("DPO", "22.30", "+513"), ("IPO", "20.06", "+1084")] {
+        if !(has(&s) && has(b)) {
+            continue;
+        }
+        let (iv, p) = headline_diff(&boot, r, &name(&s), &name(b), h)?;
+        c.interval(
+            &format!("{}-vs-{}", slug(&s), slug(b)),
+            &format!("{s} Iter{last} beats {b} Iter{last} (LC 28.53 vs {paper_lc})"),
+            &format!("{hn} on the mini AlpacaEval, {s} − {b} at Iter{last} (paired)"),
+            Direction::Greater,
+            0.0,
+            &iv,
+        )?
+        .p_improvement = Some(p);
+        let (iv, _) = mean_diff(&boot, r, &name(b), &name(&s), "length")?;
+        c.interval(
+            &format!("{}-longer-than-{}", slug(b), slug(&s)),
+            &format!("{b} lengthens its answers more than {s} by Iter{last} ({paper_len} vs +487 chars)"),
+            &format!("length on the mini AlpacaEval, {b} − {s} at Iter{last} (paired)"),
+            Direction::Greater,
+            0.0,
+            &iv,
+        )?;
+    }
+    Ok(c)
+}
+
+fn slug(m: &str) -> String {
+    m.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+/// Every mini AlpacaEval row's numbers with their intervals (`numbers.csv`).
+pub fn numbers(o: &Outcome, r: &Records) -> shared::Result<Numbers> {
+    let boot = Bootstrap::default();
+    let h = Headline::of(&o.alpaca);
+    let mut n = Numbers::new();
+    for row in &o.alpaca {
+        push_numbers(&mut n, &boot, r, &row.model, "alpaca_mini", h)?;
+    }
+    Ok(n)
+}
+
+/// Write every table, the per-prompt records, the claims and the numbers; returns the claims.
+pub fn save_all(o: &Outcome, cfg: &crate::config::MiniConfig, out: &Path, info: &RunInfo) -> Result<Claims> {
+    let [seed] = info.seeds else {
+        anyhow::bail!("sppo tables: one pipeline seed per outcome, got {:?}", info.seeds);
+    };
     iterations_table(o).save(out, "iterations")?;
     table1(o).save(out, "table1_mini")?;
     MiniAlpacaEval::table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", &o.alpaca).save(out, "alpaca_mini")?;
-    let c = claims(o, cfg);
-    c.save(out, "claims")?;
+    let records = per_prompt(o, *seed)?;
+    records.save(out, "alpaca_mini")?;
+    let c = claims(o, cfg, &records, &info.command("sppo"))?;
+    c.save(out)?;
+    numbers(o, &records)?.save(out)?;
     info.save(out)?;
     Ok(c)
 }

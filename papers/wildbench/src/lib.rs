@@ -8,9 +8,11 @@
 //! - [`leaderboard`]: the merged leaderboard and its exact comparison with upstream.
 //! - [`elo`]: WB-Elo (virtual votes from scores, anchored online Elo).
 //! - [`prompts`], [`judge_parse`]: for users with a judge endpoint.
-//! - [`data`]: loading upstream files; [`pipeline`]: every table.
+//! - [`data`]: loading upstream files; [`pipeline`]: every table; [`claims`]: the exact checks
+//!   for the claims ledger.
 
 pub mod arena;
+pub mod claims;
 pub mod data;
 pub mod elo;
 pub mod groups;

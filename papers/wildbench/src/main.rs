@@ -19,6 +19,8 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let s = wildbench::pipeline::run_all(&root, &out, args.seed)?;
+    let claims = wildbench::claims::claims(&s, "cargo xtask reproduce wildbench")?;
+    claims.save(&out)?;
     println!("\n== Summary");
     println!("  Table 3 from the paper's Table 2: {}/{} cells equal to 3 decimals", s.table3_matched.0, s.table3_matched.1);
     for (label, k, fields, err, bad) in &s.leaderboard {
@@ -42,6 +44,7 @@ fn main() -> Result<()> {
     let f = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or("-".into());
     let m = s.head_mix_k500;
     println!("  HEAD correlation, WB-Reward mix K=500: P-top6 {} P-all {} S {} K {}", f(m[0]), f(m[1]), f(m[2]), f(m[3]));
-    println!("  tables: {}", s.tables.join(", "));
+    println!("  tables: {}, claims", s.tables.join(", "));
+    println!("\n{}", claims.to_markdown());
     Ok(())
 }

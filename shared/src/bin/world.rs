@@ -17,13 +17,16 @@ struct Args {
     /// A world config (TOML); default: the built-in one.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Where the tables go.
-    #[arg(long, default_value = "results/world")]
-    out: PathBuf,
+    /// Where the tables go (default: `results/world` at mini scale, `target/smoke-results/world`
+    /// at smoke scale; smoke tables never go into `results/`).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let repo_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out_dir = shared::cli::results_dir(args.scale, args.out.as_deref(), &repo_root, "world")?;
     let cfg = match &args.config {
         Some(p) => WorldConfig::load(p)?,
         None => WorldConfig::default(),
@@ -56,10 +59,10 @@ fn main() -> anyhow::Result<()> {
         println!("  {p:<32} -> {y:<40} r* {s:.2}  P(beats baseline) {j:.2}");
     }
     println!("\n{}\n{}\n{}", out.eval.to_markdown(), out.base.to_markdown(), out.onpolicy.to_markdown());
-    out.eval.save(&args.out, "mini_alpacaeval")?;
-    out.onpolicy.save(&args.out, "onpolicy_dpo")?;
-    out.base.save(&args.out, "base_by_family")?;
-    shared::io::write_atomic(&args.out.join("world.toml"), cfg.to_toml().as_bytes())?;
-    println!("tables written to {} ({:.1} s in all)", args.out.display(), t0.elapsed().as_secs_f64());
+    out.eval.save(&out_dir, "mini_alpacaeval")?;
+    out.onpolicy.save(&out_dir, "onpolicy_dpo")?;
+    out.base.save(&out_dir, "base_by_family")?;
+    shared::io::write_atomic(&out_dir.join("world.toml"), cfg.to_toml().as_bytes())?;
+    println!("tables written to {} ({:.1} s in all)", out_dir.display(), t0.elapsed().as_secs_f64());
     Ok(())
 }

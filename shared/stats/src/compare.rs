@@ -1,0 +1,235 @@
+//! A rerun against the committed snapshot, within uncertainty: `cargo xtask reproduce <slug>`
+//! reads `numbers.csv` and `claims.csv` of the results folder before the run and again after it.
+//! The rerun **reproduces** the snapshot when every committed verdict is unchanged and every
+//! committed number (and every claim's estimate) lies inside its committed interval; numbers
+//! without an interval (no sampling involved) must be equal to six significant digits.
+//!
+//! Floating-point results differ between CPUs, so the same seed does not pin a table across
+//! machines; what must be stable is the verdict. A number of a truly independent rerun lands
+//! inside the committed 95% interval about 83% of the time (the two estimates differ by
+//! sqrt(2) standard errors in spread), so among many numbers a few may move by chance.
+
+use crate::claim::{read_claims, short, Claim, ClaimsFile};
+use crate::error::Result;
+use crate::files::fmt_num;
+use crate::numbers::Numbers;
+use std::path::Path;
+
+/// What a results folder holds for comparison.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub numbers: Option<Numbers>,
+    pub claims: Option<Vec<Claim>>,
+    /// Why a file was not used (e.g. a `claims.csv` from before the ledger).
+    pub notes: Vec<String>,
+}
+
+/// Read `numbers.csv` and `claims.csv` of `dir` (absent files are `None`; a malformed one is an
+/// error naming it; a `claims.csv` in another format is noted and skipped).
+pub fn read_snapshot(dir: &Path) -> Result<Snapshot> {
+    let mut s = Snapshot::default();
+    let n = dir.join("numbers.csv");
+    if n.is_file() {
+        s.numbers = Some(Numbers::load(&n)?);
+    }
+    let c = dir.join("claims.csv");
+    if c.is_file() {
+        match read_claims(&c)? {
+            ClaimsFile::Ledger(rows) => s.claims = Some(rows),
+            ClaimsFile::OtherFormat { .. } => s.notes.push(format!("{} is not in the ledger format (written before the ledger): its verdicts are not compared", c.display())),
+        }
+    }
+    Ok(s)
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Comparison {
+    /// Set when the committed folder has nothing to compare against.
+    pub no_baseline: Option<String>,
+    pub numbers_checked: usize,
+    pub claims_checked: usize,
+    /// Numbers outside their committed interval (or changed, when exact), one line each.
+    pub moved: Vec<String>,
+    /// Claims whose verdict changed.
+    pub flipped: Vec<String>,
+    /// Committed numbers or claims the rerun no longer writes.
+    pub missing: Vec<String>,
+    /// Numbers or claims the rerun writes that the snapshot lacks (not a failure).
+    pub added: Vec<String>,
+}
+
+impl Comparison {
+    pub fn reproduced(&self) -> bool {
+        self.no_baseline.is_none() && self.moved.is_empty() && self.flipped.is_empty() && self.missing.is_empty()
+    }
+
+    /// The report `cargo xtask reproduce` prints.
+    pub fn render(&self) -> String {
+        if let Some(why) = &self.no_baseline {
+            return format!("  nothing to compare within uncertainty: {why}\n");
+        }
+        let mut s = if self.reproduced() {
+            format!("  reproduced: {} verdict(s) unchanged, {} number(s) inside their committed intervals\n", self.claims_checked, self.numbers_checked)
+        } else {
+            format!(
+                "  not reproduced: {} of {} verdict(s) changed, {} of {} number(s) moved outside their committed intervals, {} missing\n",
+                self.flipped.len(),
+                self.claims_checked,
+                self.moved.len(),
+                self.numbers_checked,
+                self.missing.len()
+            )
+        };
+        for (label, lines) in [("verdict", &self.flipped), ("moved", &self.moved), ("missing", &self.missing), ("new", &self.added)] {
+            for l in lines {
+                s.push_str(&format!("    {label}: {l}\n"));
+            }
+        }
+        if !self.moved.is_empty() && self.flipped.is_empty() {
+            s.push_str("    (a number of an independent rerun lands inside a committed 95% interval about 83% of the time, so a few of many may move by chance; the verdicts did not)\n");
+        }
+        s
+    }
+}
+
+/// Compare a rerun (`after`) with the committed snapshot (`before`).
+pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
+    let mut c = Comparison::default();
+    if before.numbers.is_none() && before.claims.is_none() {
+        c.no_baseline = Some("the committed folder has no numbers.csv and no claims.csv in the ledger format; commit this run's files to make them the snapshot".into());
+        return c;
+    }
+    if let Some(old) = &before.numbers {
+        let new = after.numbers.clone().unwrap_or_default();
+        for n in &old.rows {
+            c.numbers_checked += 1;
+            match new.get(&n.name) {
+                None => c.missing.push(format!("number {:?}", n.name)),
+                Some(m) => {
+                    if let Some(line) = moved(&n.name, n.estimate, n.lo, n.hi, m.estimate) {
+                        c.moved.push(line);
+                    }
+                }
+            }
+        }
+        for m in &new.rows {
+            if old.get(&m.name).is_none() {
+                c.added.push(format!("number {:?} = {}", m.name, short(m.estimate)));
+            }
+        }
+    }
+    if let Some(old) = &before.claims {
+        let new = after.claims.clone().unwrap_or_default();
+        for k in old {
+            c.claims_checked += 1;
+            let Some(m) = new.iter().find(|m| m.id == k.id) else {
+                c.missing.push(format!("claim {} ({})", k.id, k.statement));
+                continue;
+            };
+            if m.verdict != k.verdict {
+                c.flipped.push(format!("{} ({}): {} → {} (now {}; committed {})", k.id, k.statement, k.verdict.name(), m.verdict.name(), evidence(m), evidence(k)));
+            }
+            c.numbers_checked += 1;
+            let (lo, hi) = if k.tolerance.is_some() { (None, None) } else { (k.lo, k.hi) };
+            if let Some(line) = moved(&format!("claim {} estimate", k.id), k.estimate, lo, hi, m.estimate) {
+                c.moved.push(line);
+            }
+        }
+        for m in &new {
+            if !old.iter().any(|k| k.id == m.id) {
+                c.added.push(format!("claim {} ({}): {}", m.id, m.statement, m.verdict.name()));
+            }
+        }
+    }
+    c
+}
+
+fn signed(x: f64) -> String {
+    if x >= 0.0 {
+        format!("+{}", short(x))
+    } else {
+        short(x)
+    }
+}
+
+fn evidence(c: &Claim) -> String {
+    match (c.lo, c.hi) {
+        (Some(lo), Some(hi)) => format!("{} [{}, {}]", short(c.estimate), short(lo), short(hi)),
+        _ => short(c.estimate),
+    }
+}
+
+/// A line describing how `new` left the committed `[lo, hi]` (or differs from an exact `old`),
+/// or `None` when it stayed.
+fn moved(name: &str, old: f64, lo: Option<f64>, hi: Option<f64>, new: f64) -> Option<String> {
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if lo < hi => {
+            if (lo..=hi).contains(&new) {
+                return None;
+            }
+            let (side, by) = if new > hi { ("above", new - hi) } else { ("below", lo - new) };
+            let half = (hi - lo) / 2.0;
+            Some(format!("{name}: {} → {} ({}), {} the committed [{}, {}] by {} ({:.2} half-widths)", short(old), short(new), signed(new - old), side, short(lo), short(hi), short(by), by / half))
+        }
+        _ => (fmt_num(old) != fmt_num(new)).then(|| format!("{name}: {} → {} (a number without sampling changed)", fmt_num(old), fmt_num(new))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bootstrap::{Interval, Scheme};
+    use crate::claim::Claims;
+    use crate::verdict::Direction;
+
+    fn iv(lo: f64, est: f64, hi: f64) -> Interval {
+        Interval { estimate: est, lo, hi, se: 1.0, level: 0.95, replicates: 2000, seeds: vec![0], prompts: 300, units: 300, scheme: Scheme::Crossed }
+    }
+
+    fn snap(lc: (f64, f64, f64), diff: (f64, f64, f64), passes: f64) -> Snapshot {
+        let mut n = Numbers::new();
+        n.push("table4/base/SimPO/LC WR %", &iv(lc.0, lc.1, lc.2)).unwrap();
+        n.push_exact("table4/base/SimPO/forward passes", passes).unwrap();
+        let mut c = Claims::new("simpo", "cargo xtask reproduce simpo");
+        c.interval("base/simpo-vs-dpo", "SimPO beats DPO", "LC WR %, SimPO − DPO", Direction::Greater, 0.0, &iv(diff.0, diff.1, diff.2)).unwrap();
+        Snapshot { numbers: Some(n), claims: Some(c.rows), notes: vec![] }
+    }
+
+    #[test]
+    fn reproduced_when_inside_and_verdicts_unchanged() {
+        let before = snap((55.0, 58.7, 62.0), (0.5, 2.0, 3.5), 48.0);
+        let after = snap((57.0, 61.9, 66.0), (0.2, 1.1, 2.5), 48.0);
+        let c = compare(&before, &after);
+        assert!(c.reproduced(), "{}", c.render());
+        assert_eq!((c.numbers_checked, c.claims_checked), (3, 1));
+        assert!(c.render().contains("reproduced: 1 verdict(s) unchanged, 3 number(s)"));
+    }
+
+    #[test]
+    fn lists_what_moved_and_which_verdict_flipped() {
+        let before = snap((55.0, 58.7, 62.0), (0.5, 2.0, 3.5), 48.0);
+        let after = snap((60.0, 63.0, 66.0), (-0.4, 0.4, 1.2), 50.0);
+        let c = compare(&before, &after);
+        assert!(!c.reproduced());
+        let r = c.render();
+        assert!(r.contains("verdict: base/simpo-vs-dpo (SimPO beats DPO): held → inconclusive (now 0.400 [-0.400, 1.20]; committed 2 [0.500, 3.50])"), "{r}");
+        assert!(r.contains("moved: table4/base/SimPO/LC WR %: 58.70 → 63 (+4.30), above the committed [55, 62] by 1 (0.29 half-widths)"), "{r}");
+        assert!(r.contains("moved: table4/base/SimPO/forward passes: 48 → 50 (a number without sampling changed)"), "{r}");
+        assert!(r.contains("moved: claim base/simpo-vs-dpo estimate: 2 → 0.400 (-1.60), below the committed [0.500, 3.50]"), "{r}");
+    }
+
+    #[test]
+    fn missing_new_and_no_baseline() {
+        let before = snap((55.0, 58.7, 62.0), (0.5, 2.0, 3.5), 48.0);
+        let mut after = before.clone();
+        after.numbers.as_mut().unwrap().rows.remove(0);
+        after.numbers.as_mut().unwrap().push_exact("new/thing", 1.0).unwrap();
+        let c = compare(&before, &after);
+        assert_eq!(c.missing.len(), 1);
+        assert_eq!(c.added.len(), 1);
+        assert!(!c.reproduced());
+        let c = compare(&Snapshot::default(), &after);
+        assert!(c.no_baseline.is_some() && !c.reproduced());
+        assert!(c.render().contains("nothing to compare"));
+    }
+}
