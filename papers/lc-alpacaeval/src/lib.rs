@@ -3,8 +3,11 @@
 //!
 //! - [`pipeline`]: load every model with annotations, raw metrics, instruction difficulty (joint
 //!   GLM or upstream's file), gamed-baseline rows, and the per-model LC GLM.
+//! - [`evaluate`]: a new model's outputs judged through an OpenAI-compatible endpoint, scored
+//!   against the frozen difficulty (`cargo xtask evaluate alpaca-eval`).
 //! - [`tables`]: the three result tables (LC vs published, Arena correlations, gameability).
 
+pub mod evaluate;
 pub mod pipeline;
 pub mod tables;
 

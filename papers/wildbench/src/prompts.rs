@@ -43,11 +43,13 @@ pub fn history_and_query(task: &Task, max: Option<usize>) -> (String, String) {
     (truncate_words(&history, max), truncate_words(query, max))
 }
 
-fn checklist(task: &Task) -> String {
+/// The checklist as upstream writes it into the templates: one `- item` line each.
+pub fn checklist(task: &Task) -> String {
     task.checklist.iter().map(|c| format!("- {c}")).collect::<Vec<_>>().join("\n")
 }
 
-fn shown(response: &str, max: Option<usize>, empty: &str) -> String {
+/// A response as the judge is shown it: stripped, cut to `max` words, `empty` when blank.
+pub fn shown(response: &str, max: Option<usize>, empty: &str) -> String {
     let r = response.trim();
     if r.is_empty() { empty.to_string() } else { truncate_words(r, max) }
 }

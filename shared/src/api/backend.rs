@@ -6,8 +6,9 @@
 //!   trained: `<bos> user text <sep>`.
 //! - A batch's rows (every request times its `n`) are grouped by (temperature, top-p, seed) and
 //!   each group is one `generate` call, run to the longest `max_tokens` in the group; shorter
-//!   requests are cut afterwards. Temperature-0 requests always share a batch. With a seed and
-//!   temperature > 0, a request is reproducible when it is served in a batch of its own.
+//!   requests are cut afterwards. Temperature-0 requests always share a batch, and so do
+//!   requests without a seed (the server draws one per call); a request with a seed at
+//!   temperature > 0 is reproducible when no other request with the same seed shares its batch.
 //! - Log-probs are the model's raw distribution (before temperature / top-p), as vLLM reports
 //!   them; `echo` with `logprobs` gives the prompt's log-probs (lm-evaluation-harness).
 //! - `stop` strings cut the text; the stop token itself is never part of the text.
@@ -247,14 +248,8 @@ impl ModelBackend {
                 format!("this model's maximum context length is {} tokens, but the request has {longest} prompt tokens and asks for {max_tokens} more", self.context),
             ));
         }
-        let seed = match (t, seed) {
-            (t, _) if t == 0.0 => None,
-            (_, Some(s)) => Some(s),
-            (_, None) => {
-                self.seed_counter += 1;
-                Some(0x5e7e_0000 + self.seed_counter)
-            }
-        };
+        // Requests without a seed share a batch (the server draws one seed per generate call).
+        let seed = if t == 0.0 { None } else { seed };
         let key = (if t == 0.0 { 0 } else { t.to_bits() }, if t == 0.0 { 0 } else { p.to_bits() }, seed);
         let mut choice = 0;
         for prompt in &prompts {
@@ -456,7 +451,10 @@ impl Backend for ModelBackend {
                 temperature: f64::from_bits(key.0),
                 top_p: if key.0 == 0 { 1.0 } else { f64::from_bits(key.1) },
                 stop_tokens: self.stop.clone(),
-                seed: key.2.unwrap_or(0),
+                seed: key.2.unwrap_or_else(|| {
+                    self.seed_counter += 1;
+                    0x5e7e_0000 + self.seed_counter
+                }),
             };
             let top = group.iter().filter_map(|r| r.top).max();
             let prompts: Vec<Vec<i64>> = group.iter().map(|r| r.prompt.clone()).collect();
