@@ -181,9 +181,9 @@ fn run(cli: Cli) -> Result<()> {
             status(cmd, "serve")
         }
         Cmd::Evaluate { benchmark, args } => {
-            let (package, datasets): (&str, &[&str]) = match benchmark.as_str() {
-                "alpaca-eval" | "alpaca_eval" => ("lc-alpacaeval", &["alpaca_eval", "alpaca_eval_hub", "alpaca_eval_annotator"]),
-                "wildbench" => ("wildbench", &["wildbench", "wildbench_templates"]),
+            let (package, bin, datasets): (&str, &str, &[&str]) = match benchmark.as_str() {
+                "alpaca-eval" | "alpaca_eval" => ("lc-alpacaeval", "evaluate-alpaca-eval", &["alpaca_eval", "alpaca_eval_hub", "alpaca_eval_annotator"]),
+                "wildbench" => ("wildbench", "evaluate-wildbench", &["wildbench", "wildbench_templates"]),
                 other => bail!("unknown benchmark {other:?}: `alpaca-eval` or `wildbench`"),
             };
             let lt = libtorch::ensure(&root)?;
@@ -191,7 +191,7 @@ fn run(cli: Cli) -> Result<()> {
                 fetch_one(&root, d, None)?;
             }
             let mut cmd = cargo(&root, &lt);
-            cmd.args(["run", "--release", "--quiet", "-p", package, "--bin", "evaluate", "--"]).arg("--data").arg(root.join("datasets/.cache")).args(&args);
+            cmd.args(["run", "--release", "--quiet", "-p", package, "--bin", bin, "--"]).arg("--data").arg(root.join("datasets/.cache")).args(&args);
             status(cmd, "evaluate")
         }
         Cmd::Reproduce { slug, scale, device, seed, mirror, dry_run, extra } => {

@@ -137,6 +137,23 @@ fn evaluate_a_shipped_models_outputs_through_an_http_judge() {
     shared::io::write_json(&ae::annotations_path(out.path(), "verbose-200"), &ann).unwrap();
     let (row, _, _) = score(&root, &ae::load_annotations(out.path(), "verbose-200").unwrap(), &sub_index, &d).unwrap();
     assert_eq!(row.n_total, 200);
+    // The command itself (`cargo xtask evaluate alpaca-eval` runs this binary) on 50 outputs.
+    let outs_file = out.path().join("model_outputs.json");
+    let recs: Vec<serde_json::Value> = outputs[..50].iter().map(|o| serde_json::json!({"instruction": o.instruction, "output": o.output, "generator": "verbose-50"})).collect();
+    shared::io::write_json(&outs_file, &recs).unwrap();
+    let res = out.path().join("res");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_evaluate-alpaca-eval"))
+        .args(["--data", data.to_str().unwrap(), "--judge-url", &server.url(), "--judge-model", "length-judge", "--api-key-env", "REPRO_TEST_NO_KEY"])
+        .arg("--model-outputs").arg(&outs_file)
+        .arg("--cache").arg(out.path().join("cache"))
+        .arg("--out").arg(&res)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lb = ae::load_leaderboard(&res.join("leaderboard.csv")).unwrap();
+    assert_eq!((lb.len(), lb[0].model.as_str(), lb[0].n_total), (1, "verbose-50", 50));
+    assert!(lb[0].length_controlled_winrate.is_some());
+    assert_eq!(ae::load_annotations(&res, "verbose-50").unwrap().rows.len(), 50);
     // An output for an instruction outside the evaluation set is an error naming it.
     let mut bad = outputs[..2].to_vec();
     bad[1].instruction = "not an AlpacaEval instruction".into();

@@ -58,5 +58,31 @@ fn wb_score_and_wb_reward_through_the_worlds_judge() {
     // Empty outputs (every third task) are skipped by the reward, as upstream skips them.
     assert_eq!(res.counts.counted() as usize, n - (0..n).filter(|i| i % 3 == 0).count());
     assert!(res.reward() > 0.0, "gold answers beat the partial-oracle baseline: {}", res.reward());
+
+    // The command itself (`cargo xtask evaluate wildbench` runs this binary).
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, v: &serde_json::Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        p
+    };
+    let tasks_file = write("tasks.json", &serde_json::to_value(&tasks).unwrap());
+    let outs = |m: &HashMap<String, String>| serde_json::Value::Array(tasks.iter().map(|t| serde_json::json!({"session_id": t.session_id, "output": m[&t.session_id]})).collect());
+    let (ours_file, base_file) = (write("ours.json", &outs(&ours)), write("base.json", &outs(&base)));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_evaluate-wildbench"))
+        .args(["--data", data.to_str().unwrap(), "--judge-url", &server.url(), "--judge-model", "world-judge", "--api-key-env", "REPRO_TEST_NO_KEY", "--model", "gold"])
+        .arg("--tasks").arg(&tasks_file)
+        .arg("--model-outputs").arg(&ours_file)
+        .arg(format!("--reference=baseline={}", base_file.display()))
+        .arg("--cache").arg(dir.path().join("cache"))
+        .arg("--out").arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains(&format!("WB-Score {:.2}", 10.0 * s.adjusted)), "{stdout}");
+    assert!(stdout.contains(&format!("WB-Reward (K=500) {:+.2}", 100.0 * res.reward())), "{stdout}");
+    assert!(dir.path().join("out/score.v2/eval=world-judge/gold.json").exists());
+    assert!(dir.path().join("out/pairwise.v2/eval=world-judge/ref=baseline/gold.json").exists());
     server.shutdown();
 }

@@ -269,7 +269,10 @@ mod tests {
         }
         let s = fill_all(score, &[("history", ""), ("user_query", &x.text()), ("model_output", &world.gold(&x)), ("checklist", &cl)]);
         match j.judge(&s).unwrap() {
-            Verdict::WildBenchScore { score, missed, .. } => assert!(score >= 8 && missed.is_empty(), "{score} {missed:?}"),
+            Verdict::WildBenchScore { score, missed, met } => {
+                assert_eq!(score as f64, world.checklist.score(&x, &world.gold(&x)).round());
+                assert!(score >= 8 && missed.len() <= 1 && met.len() + missed.len() == 7, "{score} {missed:?}");
+            }
             v => panic!("{v:?}"),
         }
         assert_eq!([0.9, 0.7, 0.5, 0.3, 0.1].map(wildbench_choice), ["A++", "A+", "A=B", "B+", "B++"]);

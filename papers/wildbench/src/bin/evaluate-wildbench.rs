@@ -13,7 +13,7 @@ use wildbench::reward::{from_records, mixture, Margin};
 use wildbench::score::ChecklistScorer;
 
 #[derive(Parser)]
-#[command(name = "evaluate", about = "WildBench (WB-Score, WB-Reward) of a model's outputs through an OpenAI-compatible judge")]
+#[command(name = "evaluate-wildbench", about = "WildBench (WB-Score, WB-Reward) of a model's outputs through an OpenAI-compatible judge")]
 struct Args {
     /// Tasks: JSON array or JSON lines of {session_id, conversation_input, checklist} (HF allenai/WildBench v2).
     #[arg(long)]

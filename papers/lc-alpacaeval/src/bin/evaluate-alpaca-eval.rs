@@ -14,7 +14,7 @@ use shared::eval::alpaca_eval::{self as ae, ANNOTATOR};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "evaluate", about = "AlpacaEval 2 (LC) of a model's outputs through an OpenAI-compatible judge")]
+#[command(name = "evaluate-alpaca-eval", about = "AlpacaEval 2 (LC) of a model's outputs through an OpenAI-compatible judge")]
 struct Args {
     /// The model's outputs: a JSON array of {instruction, output[, generator]} (upstream's model_outputs.json).
     #[arg(long)]
