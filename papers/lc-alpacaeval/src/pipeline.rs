@@ -50,6 +50,19 @@ pub enum Difficulty {
     JointGlm { c: f64, n_rows: usize, n_cols: usize, models: usize },
 }
 
+impl Difficulty {
+    /// One line for the tables' notes (no machine-dependent paths).
+    pub fn describe(&self) -> String {
+        match self {
+            Difficulty::Upstream(p) if p.canonicalize().ok() == committed_difficulty_file().canonicalize().ok() => {
+                "frozen: the committed estimate results/lc-alpacaeval/instruction_difficulty.csv (joint GLM over the 24 shipped models; `--refit-difficulty` refits)".into()
+            }
+            Difficulty::Upstream(p) => format!("frozen: {}", p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default()),
+            Difficulty::JointGlm { c, n_rows, n_cols, models } => format!("refit: joint GLM over {models} models, C = {c:.4}, {n_rows} rows x {n_cols} columns"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ModelResult {
     pub model: String,
