@@ -302,7 +302,7 @@ impl ModelBackend {
             let row = lp.get(i as i64 - 1);
             lps.push(Some(row.double_value(&[ids[i]]) as f32));
             if k > 0 {
-                let (v, ix) = row.topk(k as i64, -1, true, true);
+                let (v, ix) = row.topk(k.min(self.vocab) as i64, -1, true, true);
                 let v = Vec::<f32>::try_from(v)?;
                 let ix = Vec::<i64>::try_from(ix)?;
                 tops.push(Some(ix.into_iter().zip(v).collect()));
@@ -520,8 +520,7 @@ impl Backend for ModelBackend {
                 }
                 Err(e) => {
                     for r in &group {
-                        if let Some(p) = prepared[r.job].take() {
-                            let _ = p;
+                        if prepared[r.job].take().is_some() {
                             jobs[r.job].fail(500, ErrorBody::new("server_error", None, None, format!("generation failed: {e}")));
                         }
                     }

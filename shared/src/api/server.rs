@@ -100,7 +100,9 @@ pub struct Server {
 impl Server {
     /// Bind and start serving `backend` (port 0 picks a free port: see [`Server::addr`]).
     pub fn start(cfg: ServeConfig, backend: Box<dyn Backend>) -> Result<Server> {
-        let http = tiny_http::Server::http(&cfg.addr).map_err(|e| Error::invalid(format!("serve address {}", cfg.addr), format!("cannot listen: {e}")))?;
+        let listener = std::net::TcpListener::bind(&cfg.addr).map_err(|e| Error::invalid(format!("serve address {}", cfg.addr), format!("cannot listen: {e}")))?;
+        no_delay(&listener);
+        let http = tiny_http::Server::from_listener(listener, None).map_err(|e| Error::invalid(format!("serve address {}", cfg.addr), format!("cannot serve: {e}")))?;
         let addr = http.server_addr().to_ip().ok_or_else(|| Error::invalid("serve address", "not an IP address"))?;
         let http = Arc::new(http);
         let stop = Arc::new(AtomicBool::new(false));
@@ -108,7 +110,17 @@ impl Server {
         let (tx, rx) = mpsc::sync_channel::<Job>(cfg.queue.max(1));
         let mut threads = vec![];
         let (max_batch, wait) = (cfg.max_batch.max(1), Duration::from_millis(cfg.batch_wait_ms));
-        threads.push(std::thread::Builder::new().name("model-worker".into()).spawn(move || worker(backend, rx, max_batch, wait)).map_err(|e| Error::Other(e.to_string()))?);
+        // The worker runs libtorch with the caller's CPU thread count (a per-thread setting).
+        let torch_threads = tch::get_num_threads();
+        threads.push(
+            std::thread::Builder::new()
+                .name("model-worker".into())
+                .spawn(move || {
+                    tch::set_num_threads(torch_threads);
+                    worker(backend, rx, max_batch, wait)
+                })
+                .map_err(|e| Error::Other(e.to_string()))?,
+        );
         let shared = Arc::new(Shared { cfg: cfg.clone(), models, tx });
         for i in 0..cfg.http_threads.max(1) {
             let (http, stop, shared) = (http.clone(), stop.clone(), shared.clone());
@@ -157,6 +169,20 @@ impl Server {
     }
 }
 
+/// TCP_NODELAY on the listening socket (Linux passes it on to accepted connections): small
+/// JSON answers written in two pieces would otherwise wait ~40 ms for delayed ACKs.
+fn no_delay(listener: &std::net::TcpListener) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket fd and a correctly sized option value.
+        unsafe {
+            libc::setsockopt(listener.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as libc::socklen_t);
+        }
+    }
+}
+
 struct Shared {
     cfg: ServeConfig,
     models: Vec<String>,
@@ -174,7 +200,12 @@ fn worker(mut backend: Box<dyn Backend>, rx: Receiver<Job>, max_batch: usize, wa
             }
         }
         let replies: Vec<Sender<Reply>> = batch.iter().map(|j| j.reply.clone()).collect();
-        if catch_unwind(AssertUnwindSafe(|| backend.run(batch))).is_err() {
+        let (n, t0) = (batch.len(), Instant::now());
+        let ok = catch_unwind(AssertUnwindSafe(|| backend.run(batch))).is_ok();
+        if std::env::var_os("REPRO_SERVE_LOG").is_some() {
+            eprintln!("serve: batch of {n} request(s) in {:.1} ms", 1e3 * t0.elapsed().as_secs_f64());
+        }
+        if !ok {
             let e = ErrorBody::new("server_error", Some("internal_error"), None, "the model worker failed on this batch (a bug: please report the request); the server goes on");
             for r in replies {
                 let _ = r.send(Reply::Json(500, serde_json::to_value(&e).unwrap_or(Value::Null)));
