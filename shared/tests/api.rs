@@ -70,7 +70,7 @@ fn served_greedy_text_is_in_process_generation_and_bad_requests_get_openai_error
     let tok = WorldTokenizer::new().unwrap();
     let ids = tok.encode_prompt("reverse cat").unwrap();
     let gen = GenerateConfig { max_new_tokens: 12, temperature: 0.0, top_p: 1.0, stop_tokens: vec![tok.eos], seed: 0 };
-    let want = generate(&p.model, &[ids.clone()], tok.pad, &gen).unwrap().remove(0);
+    let want = generate(&p.model, std::slice::from_ref(&ids), tok.pad, &gen).unwrap().remove(0);
     let want: Vec<i64> = want.into_iter().filter(|t| *t != tok.eos).collect();
     let r = c
         .completion(&CompletionRequest { prompt: json!(ids), max_tokens: Some(12), temperature: Some(0.0), logprobs: Some(2), return_tokens_as_token_ids: Some(true), ..Default::default() })

@@ -74,6 +74,10 @@ struct Row {
     top: Option<usize>,
 }
 
+/// One choice's result: generated ids (stop token stripped), their log-probs and top
+/// alternatives, and whether it ended on a stop token.
+type ChoiceOut = (Vec<i64>, Vec<f32>, Vec<Vec<(i64, f32)>>, bool);
+
 /// A request after validation.
 struct Prepared {
     chat: bool,
@@ -84,7 +88,7 @@ struct Prepared {
     stops: Vec<String>,
     model: String,
     /// Per choice: generated ids (stop token stripped), finish reason, log-probs.
-    out: Vec<Option<(Vec<i64>, Vec<f32>, Vec<Vec<(i64, f32)>>, bool)>>,
+    out: Vec<Option<ChoiceOut>>,
     streamed: Vec<String>,
     logprobs: Option<usize>,
     token_ids: bool,
@@ -298,9 +302,9 @@ impl ModelBackend {
         let lp = tch::no_grad(|| self.model.forward(&t, &t.ones_like())).to_kind(Kind::Float).log_softmax(-1, Kind::Float).get(0).to_device(tch::Device::Cpu);
         let mut lps = vec![None];
         let mut tops = vec![None];
-        for i in 1..ids.len() {
+        for (i, &id) in ids.iter().enumerate().skip(1) {
             let row = lp.get(i as i64 - 1);
-            lps.push(Some(row.double_value(&[ids[i]]) as f32));
+            lps.push(Some(row.double_value(&[id]) as f32));
             if k > 0 {
                 let (v, ix) = row.topk(k.min(self.vocab) as i64, -1, true, true);
                 let v = Vec::<f32>::try_from(v)?;

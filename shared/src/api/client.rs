@@ -71,7 +71,8 @@ impl ClientConfig {
         if self.max_concurrency == 0 {
             return bad("max_concurrency", "must be at least 1".into());
         }
-        if !(self.timeout_s > 0.0) || !(self.backoff_s >= 0.0) || !(self.backoff_max_s >= self.backoff_s) {
+        let ok = self.timeout_s > 0.0 && self.backoff_s >= 0.0 && self.backoff_max_s >= self.backoff_s;
+        if !ok {
             return bad("timeout_s", "timeout_s must be > 0 and 0 <= backoff_s <= backoff_max_s".into());
         }
         if !(self.price_prompt_per_mtok >= 0.0 && self.price_completion_per_mtok >= 0.0) {
@@ -186,7 +187,10 @@ impl Client {
                 }
                 Err(ureq::Error::Transport(t)) => (None, None, t.to_string()),
             };
-            let retryable = status.map_or(true, |c| c == 408 || c == 409 || c == 429 || c >= 500);
+            let retryable = match status {
+                None => true,
+                Some(c) => c == 408 || c == 409 || c == 429 || c >= 500,
+            };
             if !retryable || attempt >= self.cfg.max_retries {
                 if let Ok(mut s) = self.stats.lock() {
                     s.failed += 1;

@@ -57,7 +57,7 @@ impl Sampler for InProcess<'_> {
     fn sample(&mut self, prompts: &[Vec<i64>], k: usize, gen: &GenerateConfig) -> Result<Vec<Vec<Sample>>> {
         let mut out = Vec::with_capacity(prompts.len());
         for (c, chunk) in prompts.chunks(self.prompts_per_batch.max(1)).enumerate() {
-            let batch: Vec<Vec<i64>> = chunk.iter().flat_map(|p| std::iter::repeat(p.clone()).take(k)).collect();
+            let batch: Vec<Vec<i64>> = chunk.iter().flat_map(|p| vec![p.clone(); k]).collect();
             let cfg = GenerateConfig { seed: gen.seed.wrapping_add(c as u64), ..gen.clone() };
             let samples = tch::no_grad(|| generate(self.model, &batch, self.pad_id, &cfg))?;
             let mut it = samples.into_iter().map(|s| strip(s, gen));

@@ -168,7 +168,7 @@ impl WorldJudge {
         let (content, logprobs) = match &verdict {
             Verdict::AlpacaEval(p) => {
                 let (lm, l_m) = (p.ln(), (1.0 - p).ln());
-                let mut tops = vec![("m", lm), ("M", l_m)];
+                let mut tops = [("m", lm), ("M", l_m)];
                 tops.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let (tok, lp) = tops[0];
                 let lps = c.logprobs.unwrap_or(false).then(|| ChatLogprobs {

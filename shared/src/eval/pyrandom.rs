@@ -29,7 +29,7 @@ impl PyRandom {
         while le.len() > 1 && le.last() == Some(&0) {
             le.pop();
         }
-        while le.len() % 4 != 0 {
+        while le.len() & 3 != 0 {
             le.push(0);
         }
         let key: Vec<u32> = le.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
