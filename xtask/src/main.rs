@@ -97,6 +97,22 @@ enum Cmd {
     },
     /// Print the environment the runner gives cargo (for running cargo by hand).
     Env,
+    /// Serve a checkpoint (folder or hub id) over the OpenAI-compatible API (`/v1/models`,
+    /// `/v1/chat/completions`, `/v1/completions`); `--world-judge` serves the miniature world's
+    /// judge instead. Everything after the command goes to the server (`-- --help` lists it).
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Judge a model's outputs through an OpenAI-compatible judge: `alpaca-eval` (annotations,
+    /// raw and length-controlled win rates, a leaderboard row) or `wildbench` (WB-Score, WB-Reward).
+    Evaluate {
+        /// `alpaca-eval` or `wildbench`.
+        benchmark: String,
+        /// Passed to the evaluator, e.g. `--model-outputs FILE --judge-url URL --judge-model NAME`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Show the miniature world: prompts, demonstrations, the base model's answers and the judges' verdicts.
     World {
         #[arg(long, default_value_t = 0)]
@@ -105,6 +121,9 @@ enum Cmd {
         extra: Vec<String>,
     },
 }
+
+/// The official OpenAI Python client the API tests talk to `serve` with (pinned).
+const OPENAI_PYTHON: &str = "openai==3.63.0";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -147,6 +166,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Test { args } => {
             let lt = libtorch::ensure(&root)?;
             fetch_all(&root)?;
+            // The API tests drive `serve` with the official OpenAI Python client.
+            libtorch::pip_install(&lt, &[OPENAI_PYTHON])?;
             let mut cmd = cargo(&root, &lt);
             cmd.args(["test", "--release", "--workspace"]).args(&args);
             cmd.env("REPRO_DATA", root.join("datasets/.cache"));
@@ -165,6 +186,27 @@ fn run(cli: Cli) -> Result<()> {
                 .arg(seed.to_string())
                 .args(&extra);
             status(cmd, "world")
+        }
+        Cmd::Serve { args } => {
+            let lt = libtorch::ensure(&root)?;
+            let mut cmd = cargo(&root, &lt);
+            cmd.args(["run", "--release", "--quiet", "-p", "shared", "--bin", "serve", "--"]).args(&args);
+            cmd.env("REPRO_DATA", root.join("datasets/.cache"));
+            status(cmd, "serve")
+        }
+        Cmd::Evaluate { benchmark, args } => {
+            let (package, bin, datasets): (&str, &str, &[&str]) = match benchmark.as_str() {
+                "alpaca-eval" | "alpaca_eval" => ("lc-alpacaeval", "evaluate-alpaca-eval", &["alpaca_eval", "alpaca_eval_hub", "alpaca_eval_annotator"]),
+                "wildbench" => ("wildbench", "evaluate-wildbench", &["wildbench", "wildbench_templates"]),
+                other => bail!("unknown benchmark {other:?}: `alpaca-eval` or `wildbench`"),
+            };
+            let lt = libtorch::ensure(&root)?;
+            for d in datasets {
+                fetch_one(&root, d, None)?;
+            }
+            let mut cmd = cargo(&root, &lt);
+            cmd.args(["run", "--release", "--quiet", "-p", package, "--bin", bin, "--"]).arg("--data").arg(root.join("datasets/.cache")).args(&args);
+            status(cmd, "evaluate")
         }
         Cmd::Reproduce { slug, scale, device, seed, seeds, mirror, dry_run, extra } => {
             let seeds = stats::Seeds::new(seed, seeds)?;

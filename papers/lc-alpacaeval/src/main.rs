@@ -5,19 +5,28 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use lc_alpacaeval::{pipeline::Options, run, tables};
 use shared::cli::RunArgs;
+
+/// The shared paper arguments plus the explicit refit of the instruction difficulty.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Re-estimate the instruction difficulty with the joint GLM over every model found (moves
+    /// every model's LC when models are added); default: the frozen vector.
+    #[arg(long)]
+    refit_difficulty: bool,
+}
 use shared::eval::alpaca_eval as ae;
 use shared::report::Table;
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
-    let args = RunArgs::parse();
+    let Args { run: args, refit_difficulty } = Args::parse();
     let data = args.data.clone().or_else(shared::io::data_root).context("no data folder: pass --data or run `cargo xtask fetch lc-alpacaeval`")?;
     let root = data.join("alpaca_eval");
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/lc-alpacaeval"));
-    // Upstream's difficulty file (HF hub only): a copy named by REPRO_INSTRUCTION_DIFFICULTY, else
-    // the one `cargo xtask fetch lc-alpacaeval` downloaded when huggingface.co was reachable.
-    let hub_copy = data.join("alpaca_eval_hub/instruction_difficulty.csv");
-    let difficulty_file = std::env::var_os("REPRO_INSTRUCTION_DIFFICULTY").map(PathBuf::from).or_else(|| hub_copy.exists().then_some(hub_copy));
+    // The frozen d (upstream's file when at hand, else the committed estimate) unless a refit is asked for.
+    let difficulty_file = (!refit_difficulty).then(|| lc_alpacaeval::pipeline::frozen_difficulty_file(&data));
     if args.dry_run {
         println!("lc-alpacaeval: read {}, difficulty {:?}, write {}", root.display(), difficulty_file, out.display());
         return Ok(());

@@ -2,8 +2,11 @@
 //!
 //! 1. Discover every model with an annotation file; load each (a bad file becomes that model's
 //!    error, the others go on); check its instructions against the baseline's.
-//! 2. Instruction difficulty d: upstream's `instruction_difficulty.csv` when a copy is given,
-//!    else re-estimated by the joint GLM over the loaded models (lc-alpacaeval.md §5).
+//! 2. Instruction difficulty d: a **frozen** vector read from a file (upstream's
+//!    `instruction_difficulty.csv` when a copy is at hand, else the project's committed estimate
+//!    `results/lc-alpacaeval/instruction_difficulty.csv`: [`frozen_difficulty_file`]), so adding a
+//!    model never changes another model's LC; or, when asked for explicitly (`difficulty_file:
+//!    None`, `--refit-difficulty`), re-estimated by the joint GLM over the loaded models (§5).
 //! 3. Gamed-baseline rows: the real annotations of `gpt4_1106_preview_{verbose,concise}` when
 //!    present, else proxy rows from their model outputs and stored weights (§7).
 //! 4. Per model: raw metrics (§3) and `length_controlled_v1` (§4).
@@ -21,15 +24,43 @@ pub const GAMED: [&str; 2] = ["gpt4_1106_preview_verbose", "gpt4_1106_preview_co
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// A local copy of upstream's `instruction_difficulty.csv` (else: the joint GLM).
+    /// The frozen difficulty vector (upstream's file or the committed estimate); None = refit the
+    /// joint GLM over the loaded models (the explicit option).
     pub difficulty_file: Option<PathBuf>,
+}
+
+/// The project's committed estimate of d (the joint GLM over the 24 shipped models).
+pub fn committed_difficulty_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/lc-alpacaeval/instruction_difficulty.csv")
+}
+
+/// The frozen d that LC is computed against: upstream's `instruction_difficulty.csv` when a copy
+/// is at hand (`REPRO_INSTRUCTION_DIFFICULTY`, or `<data>/alpaca_eval_hub/` as `cargo xtask
+/// fetch` leaves it when the hub is reachable), else the project's committed estimate.
+pub fn frozen_difficulty_file(data: &Path) -> PathBuf {
+    let hub_copy = data.join("alpaca_eval_hub/instruction_difficulty.csv");
+    std::env::var_os("REPRO_INSTRUCTION_DIFFICULTY").map(PathBuf::from).or_else(|| hub_copy.exists().then_some(hub_copy)).unwrap_or_else(committed_difficulty_file)
 }
 
 /// Where d came from.
 #[derive(Debug, Clone)]
 pub enum Difficulty {
+    /// A frozen vector read from this file.
     Upstream(PathBuf),
     JointGlm { c: f64, n_rows: usize, n_cols: usize, models: usize },
+}
+
+impl Difficulty {
+    /// One line for the tables' notes (no machine-dependent paths).
+    pub fn describe(&self) -> String {
+        match self {
+            Difficulty::Upstream(p) if p.canonicalize().ok() == committed_difficulty_file().canonicalize().ok() => {
+                "frozen: the committed estimate results/lc-alpacaeval/instruction_difficulty.csv (joint GLM over the 24 shipped models; `--refit-difficulty` refits)".into()
+            }
+            Difficulty::Upstream(p) => format!("frozen: {}", p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default()),
+            Difficulty::JointGlm { c, n_rows, n_cols, models } => format!("refit: joint GLM over {models} models, C = {c:.4}, {n_rows} rows x {n_cols} columns"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +94,7 @@ fn leaderboard_order(models: &[String], leaderboard: &[LeaderboardRow]) -> Vec<S
     m
 }
 
-fn joint_model(a: &ModelAnnotations) -> JointModel {
+pub fn joint_model(a: &ModelAnnotations) -> JointModel {
     let y = a.win_probs();
     let delta = a.delta_len();
     let rows = (0..a.rows.len())
@@ -133,7 +164,7 @@ pub fn run(root: &Path, opt: &Options) -> Result<Report> {
 
 /// Regularisation rows of the two gamed baselines: real judge annotations if present, else the
 /// proxy of lc-alpacaeval.md §7. Returns no rows (and says why) if neither is possible.
-fn gamed_rows(root: &Path, baseline: &ModelAnnotations, weights: &[(String, GlmWeights)], d: &[f64]) -> (Vec<GamedRows>, String) {
+pub fn gamed_rows(root: &Path, baseline: &ModelAnnotations, weights: &[(String, GlmWeights)], d: &[f64]) -> (Vec<GamedRows>, String) {
     let mut out = vec![];
     let mut how = vec![];
     let len_base: Vec<usize> = baseline.rows.iter().map(|r| r.output_1.chars().count()).collect();

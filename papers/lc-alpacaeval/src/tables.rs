@@ -44,7 +44,7 @@ pub fn lc_table(r: &Report) -> Table {
     if let Some((mean, max, n)) = Report::lc_deviation(r.rows.iter()) {
         t.note(format!("|LC − published| over {n} models: mean {mean:.2}, max {max:.2} points."));
     }
-    t.note(format!("Instruction difficulty: {:?}. Gamed baselines: {}.", r.difficulty_source, r.gamed_source));
+    t.note(format!("Instruction difficulty: {}. Gamed baselines: {}.", r.difficulty_source.describe(), r.gamed_source));
     for (m, e) in &r.errors {
         t.note(format!("Skipped {m}: {e}"));
     }

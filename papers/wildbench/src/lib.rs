@@ -7,7 +7,8 @@
 //! - [`arena`]: the correlation table (paper Table 3) from the paper's Table 2.
 //! - [`leaderboard`]: the merged leaderboard and its exact comparison with upstream.
 //! - [`elo`]: WB-Elo (virtual votes from scores, anchored online Elo).
-//! - [`prompts`], [`judge_parse`]: for users with a judge endpoint.
+//! - [`prompts`], [`judge_parse`]: for users with a judge endpoint; [`judge`]: a new model judged
+//!   through an OpenAI-compatible endpoint with upstream's templates (`cargo xtask evaluate wildbench`).
 //! - [`data`]: loading upstream files; [`pipeline`]: every table; [`claims`]: the exact checks
 //!   for the claims ledger.
 
@@ -16,6 +17,7 @@ pub mod claims;
 pub mod data;
 pub mod elo;
 pub mod groups;
+pub mod judge;
 pub mod judge_parse;
 pub mod leaderboard;
 pub mod pipeline;

@@ -43,11 +43,13 @@ pub fn history_and_query(task: &Task, max: Option<usize>) -> (String, String) {
     (truncate_words(&history, max), truncate_words(query, max))
 }
 
-fn checklist(task: &Task) -> String {
+/// The checklist as upstream writes it into the templates: one `- item` line each.
+pub fn checklist(task: &Task) -> String {
     task.checklist.iter().map(|c| format!("- {c}")).collect::<Vec<_>>().join("\n")
 }
 
-fn shown(response: &str, max: Option<usize>, empty: &str) -> String {
+/// A response as the judge is shown it: stripped, cut to `max` words, `empty` when blank.
+pub fn shown(response: &str, max: Option<usize>, empty: &str) -> String {
     let r = response.trim();
     if r.is_empty() { empty.to_string() } else { truncate_words(r, max) }
 }
@@ -97,64 +99,8 @@ pub fn score_prompt(task: &Task, response: &str, max: Option<usize>) -> String {
     )
 }
 
-/// Python's `random` (MT19937 seeded like `random.seed(n)` for a small int, and `random()`),
-/// so the A/B sides match upstream's `random.seed(42)`.
-pub struct PyRandom {
-    mt: [u32; 624],
-    idx: usize,
-}
-
-impl PyRandom {
-    pub fn new(seed: u32) -> Self {
-        let mut mt = [0u32; 624];
-        mt[0] = 19650218;
-        for i in 1..624 {
-            mt[i] = 1812433253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
-        }
-        // init_by_array with the key [seed].
-        let (mut i, n) = (1usize, 624usize);
-        for _ in 0..n {
-            mt[i] = (mt[i] ^ (mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_mul(1664525)).wrapping_add(seed);
-            i += 1;
-            if i >= n {
-                mt[0] = mt[n - 1];
-                i = 1;
-            }
-        }
-        for _ in 0..n - 1 {
-            mt[i] = (mt[i] ^ (mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_mul(1566083941)).wrapping_sub(i as u32);
-            i += 1;
-            if i >= n {
-                mt[0] = mt[n - 1];
-                i = 1;
-            }
-        }
-        mt[0] = 0x8000_0000;
-        PyRandom { mt, idx: 624 }
-    }
-
-    fn next_u32(&mut self) -> u32 {
-        if self.idx >= 624 {
-            for i in 0..624 {
-                let y = (self.mt[i] & 0x8000_0000) | (self.mt[(i + 1) % 624] & 0x7fff_ffff);
-                self.mt[i] = self.mt[(i + 397) % 624] ^ (y >> 1) ^ if y & 1 == 1 { 0x9908_b0df } else { 0 };
-            }
-            self.idx = 0;
-        }
-        let mut y = self.mt[self.idx];
-        self.idx += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^ (y >> 18)
-    }
-
-    /// A float in [0, 1) with 53 random bits, as `random.random()`.
-    pub fn random(&mut self) -> f64 {
-        let (a, b) = ((self.next_u32() >> 5) as f64, (self.next_u32() >> 6) as f64);
-        (a * 67108864.0 + b) / 9007199254740992.0
-    }
-}
+/// Python's `random` (MT19937), seeded as `random.seed(42)` for the A/B sides.
+pub use shared::eval::pyrandom::PyRandom;
 
 /// For each of `n` tasks in order: is the test model shown as A? (`random.seed(42)`, `random() < 0.5`)
 pub fn test_model_is_a(n: usize) -> Vec<bool> {

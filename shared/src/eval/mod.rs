@@ -6,10 +6,12 @@
 //! - [`lc_glm`]: the length-controlled GLM, prediction at zero length difference, `predict_winrate`.
 //! - [`difficulty`]: instruction difficulty from the joint GLM over many models.
 //! - [`alpaca_eval`]: loaders for AlpacaEval annotations, leaderboard, weights, Arena Elo.
+//! - [`pyrandom`]: CPython's `random` (the coin flips upstream evaluators draw).
 
 pub mod alpaca_eval;
 pub mod correlation;
 pub mod difficulty;
 pub mod lc_glm;
 pub mod logistic;
+pub mod pyrandom;
 pub mod winrate;

@@ -45,7 +45,34 @@ impl GenerateConfig {
 
 /// Generate with a KV cache (each step feeds only the newest token).
 pub fn generate(model: &Llama, prompts: &[Vec<i64>], pad_id: i64, cfg: &GenerateConfig) -> Result<Vec<Vec<i64>>> {
-    run(model, prompts, pad_id, cfg, true)
+    let out = run(model, prompts, pad_id, cfg, true, None, &mut |_, _| {})?;
+    Ok(out.into_iter().map(|g| g.tokens).collect())
+}
+
+/// One generated row with, when asked for, the log-prob of each new token and the top-k
+/// alternatives, all under the model's raw distribution (log-softmax of the logits, before
+/// temperature and top-p), as OpenAI-compatible servers report them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Generated {
+    pub tokens: Vec<i64>,
+    /// log p(token) per new token (empty unless log-probs were asked for).
+    pub logprobs: Vec<f32>,
+    /// The `top_k` most likely (token, log-prob) at each step, most likely first.
+    pub top: Vec<Vec<(i64, f32)>>,
+}
+
+/// [`generate`] with log-probs (`top_k` = Some(k): the chosen token's and the k most likely;
+/// Some(0): the chosen token's only) and a callback after every step with the step index and
+/// each row's new token (None for rows already finished). The tokens are exactly [`generate`]'s.
+pub fn generate_with(
+    model: &Llama,
+    prompts: &[Vec<i64>],
+    pad_id: i64,
+    cfg: &GenerateConfig,
+    top_k: Option<usize>,
+    on_step: &mut dyn FnMut(usize, &[Option<i64>]),
+) -> Result<Vec<Generated>> {
+    run(model, prompts, pad_id, cfg, true, top_k, on_step)
 }
 
 /// Generate by re-running the whole sequence every step (no cache); same tokens, slower.
@@ -56,14 +83,23 @@ pub fn generate_uncached(
     pad_id: i64,
     cfg: &GenerateConfig,
 ) -> Result<Vec<Vec<i64>>> {
-    run(model, prompts, pad_id, cfg, false)
+    let out = run(model, prompts, pad_id, cfg, false, None, &mut |_, _| {})?;
+    Ok(out.into_iter().map(|g| g.tokens).collect())
 }
 
-fn run(model: &Llama, prompts: &[Vec<i64>], pad_id: i64, cfg: &GenerateConfig, use_cache: bool) -> Result<Vec<Vec<i64>>> {
+fn run(
+    model: &Llama,
+    prompts: &[Vec<i64>],
+    pad_id: i64,
+    cfg: &GenerateConfig,
+    use_cache: bool,
+    top_k: Option<usize>,
+    on_step: &mut dyn FnMut(usize, &[Option<i64>]),
+) -> Result<Vec<Generated>> {
     cfg.validate()?;
     let b = prompts.len();
     if b == 0 || cfg.max_new_tokens == 0 {
-        return Ok(vec![vec![]; b]);
+        return Ok(vec![Generated::default(); b]);
     }
     if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
         return Err(Error::invalid(format!("prompt {i}"), "is empty; generation needs at least one prompt token (e.g. BOS)"));
@@ -83,7 +119,7 @@ fn run(model: &Llama, prompts: &[Vec<i64>], pad_id: i64, cfg: &GenerateConfig, u
     model.check_ids(&all_ids.where_self(&all_mask.ne(0), &all_ids.zeros_like()))?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut out: Vec<Vec<i64>> = vec![vec![]; b];
+    let mut out: Vec<Generated> = vec![Generated::default(); b];
     let mut done = vec![false; b];
     tch::no_grad(|| -> Result<()> {
         let mut cache = KvCache::new(model.config().num_hidden_layers);
@@ -95,12 +131,23 @@ fn run(model: &Llama, prompts: &[Vec<i64>], pad_id: i64, cfg: &GenerateConfig, u
         .select(1, -1);
         for step in 0..cfg.max_new_tokens {
             let next = pick(&logits, cfg, &mut rng)?;
+            let scored = match top_k {
+                Some(k) => Some(logprobs_of(&logits, &next, k)?),
+                None => None,
+            };
+            let mut emitted = vec![None; b];
             for r in 0..b {
                 if !done[r] {
-                    out[r].push(next[r]);
+                    out[r].tokens.push(next[r]);
+                    if let Some((lp, top)) = &scored {
+                        out[r].logprobs.push(lp[r]);
+                        out[r].top.push(top[r].clone());
+                    }
+                    emitted[r] = Some(next[r]);
                     done[r] = cfg.stop_tokens.contains(&next[r]);
                 }
             }
+            on_step(step, &emitted);
             if step + 1 == cfg.max_new_tokens || done.iter().all(|&d| d) {
                 break;
             }
@@ -121,6 +168,24 @@ fn run(model: &Llama, prompts: &[Vec<i64>], pad_id: i64, cfg: &GenerateConfig, u
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Log-prob of each row's chosen token and the `k` most likely tokens, from logits `[B,V]`.
+#[allow(clippy::type_complexity)]
+fn logprobs_of(logits: &Tensor, chosen: &[i64], k: usize) -> Result<(Vec<f32>, Vec<Vec<(i64, f32)>>)> {
+    let lp = logits.to_kind(Kind::Float).log_softmax(-1, Kind::Float).to_device(tch::Device::Cpu);
+    let idx = Tensor::from_slice(chosen).view([chosen.len() as i64, 1]);
+    let got = Vec::<f32>::try_from(lp.gather(1, &idx, false).flatten(0, -1))?;
+    if k == 0 {
+        return Ok((got, vec![vec![]; chosen.len()]));
+    }
+    let k = k.min(lp.size()[1] as usize) as i64;
+    let (vals, ids) = lp.topk(k, -1, true, true);
+    let vals = Vec::<f32>::try_from(vals.flatten(0, -1))?;
+    let ids = Vec::<i64>::try_from(ids.flatten(0, -1))?;
+    let k = k as usize;
+    let top = (0..chosen.len()).map(|r| (0..k).map(|j| (ids[r * k + j], vals[r * k + j])).collect()).collect();
+    Ok((got, top))
 }
 
 /// Choose one token per row from last-position logits `[B,V]`.
@@ -232,6 +297,34 @@ mod tests {
         let narrow = GenerateConfig { temperature: 1000.0, top_p: 1e-9, ..cfg.clone() };
         let greedy = GenerateConfig { temperature: 0.0, ..cfg.clone() };
         assert_eq!(generate(&m, &p, 0, &narrow).unwrap(), generate(&m, &p, 0, &greedy).unwrap());
+    }
+
+    #[test]
+    fn logprobs_and_steps_come_with_the_same_tokens() {
+        let (_vs, m) = tiny();
+        let cfg = GenerateConfig { max_new_tokens: 4, temperature: 0.7, top_p: 0.9, stop_tokens: vec![], seed: 3 };
+        let p = vec![vec![1i64, 2], vec![3i64]];
+        let plain = generate(&m, &p, 0, &cfg).unwrap();
+        let mut steps = 0;
+        let rich = generate_with(&m, &p, 0, &cfg, Some(3), &mut |_, toks| {
+            assert_eq!(toks.len(), 2);
+            steps += 1;
+        })
+        .unwrap();
+        assert_eq!(steps, 4);
+        assert_eq!(rich.iter().map(|g| g.tokens.clone()).collect::<Vec<_>>(), plain);
+        for g in &rich {
+            assert_eq!((g.logprobs.len(), g.top.len()), (4, 4));
+            for (lp, top) in g.logprobs.iter().zip(&g.top) {
+                assert!(*lp <= 0.0 && top.len() == 3 && top[0].1 >= top[1].1 && top[1].1 >= top[2].1);
+                assert!(*lp <= top[0].1 + 1e-6);
+            }
+        }
+        // The first greedy step's log-prob is the log-softmax of a plain forward.
+        let g = generate_with(&m, &p[..1], 0, &GenerateConfig { temperature: 0.0, ..cfg }, Some(0), &mut |_, _| {}).unwrap();
+        let ids = Tensor::from_slice(&p[0]).view([1, 2]);
+        let want = m.forward(&ids, &ids.ones_like()).get(0).get(1).log_softmax(-1, Kind::Float).double_value(&[g[0].tokens[0]]);
+        assert!((g[0].logprobs[0] as f64 - want).abs() < 1e-5);
     }
 
     #[test]

@@ -121,6 +121,35 @@ impl Prompt {
         s
     }
 
+    /// Read a prompt back from its [`Prompt::text`] (e.g. what a judge behind an HTTP API sees);
+    /// None when the text is not a prompt of this world.
+    pub fn parse(text: &str) -> Option<Prompt> {
+        let mut words: Vec<&str> = text.split(' ').collect();
+        let mut skills = vec![];
+        while words.last().is_some_and(|w| w.starts_with('+')) {
+            skills.insert(0, Skill::from_tag(words.pop()?)?);
+        }
+        let (&head, rest) = words.split_first()?;
+        let family = Family::from_name(head)?;
+        let word = |w: &str| (!w.is_empty()).then(|| w.to_string());
+        let payload = match (family, rest) {
+            (Family::Reverse, [w]) => Payload::Reverse { word: word(w)? },
+            (Family::Sort, nums) if !nums.is_empty() => Payload::Sort { nums: nums.iter().map(|n| n.parse().ok()).collect::<Option<_>>()? },
+            (Family::Count, [l, "in", w]) => {
+                let mut cs = l.chars();
+                let (letter, None) = (cs.next()?, cs.next()) else { return None };
+                Payload::Count { letter, word: word(w)? }
+            }
+            (Family::Add, [a, b]) => Payload::Add { a: a.parse().ok()?, b: b.parse().ok()? },
+            (Family::Upper, ws) if !ws.is_empty() => Payload::Upper { words: ws.iter().map(|w| word(w)).collect::<Option<_>>()? },
+            (Family::Repeat, [w, n]) => Payload::Repeat { word: word(w)?, n: n.parse().ok()? },
+            (Family::List, [n, c]) => Payload::List { category: lexicon::category(c).map(|_| c.to_string())?, n: n.parse().ok()? },
+            (Family::Describe, [noun, n]) => Payload::Describe { noun: lexicon::adjectives(noun).map(|_| noun.to_string())?, n: n.parse().ok()? },
+            _ => return None,
+        };
+        Some(Prompt { family, payload, skills })
+    }
+
     /// The canonical correct answer's items (for open families, the first members in lexicon order).
     pub fn answer_items(&self) -> Vec<String> {
         match &self.payload {

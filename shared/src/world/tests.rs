@@ -271,3 +271,16 @@ fn mini_alpaca_eval_ranks_gold_above_baseline() {
     let t = alpaca::MiniAlpacaEval::table("mini AlpacaEval", &[row, base]);
     assert!(t.to_markdown().contains("length-controlled GLM"));
 }
+
+#[test]
+fn prompts_parse_back_from_their_text() {
+    let w = World::new(WorldConfig::default()).unwrap();
+    let mut rng = super::rng(7, "parse");
+    for _ in 0..2000 {
+        let x = w.sample_prompt(&mut rng);
+        assert_eq!(Prompt::parse(&x.text()).as_ref(), Some(&x), "{}", x.text());
+    }
+    for bad in ["", "reverse", "sort a b", "count ab in cat", "list 2 nonsense", "add 1 2 +nope", "fly away"] {
+        assert!(Prompt::parse(bad).is_none(), "{bad:?}");
+    }
+}
