@@ -43,10 +43,10 @@ pub struct TrainStats {
 }
 
 /// Summed response log-probs `[2n]`: chosen rows then rejected rows of `idx`.
-fn logps(model: &Llama, pairs: &[TrainPair], idx: &[usize], pad: i64) -> Tensor {
+fn logps(model: &Llama, pairs: &[TrainPair], idx: &[usize], pad: i64) -> Result<Tensor> {
     let mut seqs: Vec<(Vec<i64>, Vec<i64>)> = idx.iter().map(|&i| (pairs[i].pair.prompt.clone(), pairs[i].pair.chosen.clone())).collect();
     seqs.extend(idx.iter().map(|&i| (pairs[i].pair.prompt.clone(), pairs[i].pair.rejected.clone())));
-    sequence_logps(model, &TokenBatch::from_pairs(&seqs, pad, model.device())).sum
+    Ok(sequence_logps(model, &TokenBatch::from_pairs(&seqs, pad, model.device()))?.sum)
 }
 
 fn all_logps(model: &Llama, pairs: &[TrainPair], micro: usize, pad: i64) -> Result<(Vec<f64>, Vec<f64>)> {
@@ -54,7 +54,7 @@ fn all_logps(model: &Llama, pairs: &[TrainPair], micro: usize, pad: i64) -> Resu
     tch::no_grad(|| -> Result<()> {
         for start in (0..pairs.len()).step_by(micro.max(1)) {
             let idx: Vec<usize> = (start..(start + micro).min(pairs.len())).collect();
-            let v = Vec::<f64>::try_from(logps(model, pairs, &idx, pad).to_kind(Kind::Double))?;
+            let v = Vec::<f64>::try_from(logps(model, pairs, &idx, pad)?.to_kind(Kind::Double))?;
             w.extend_from_slice(&v[..idx.len()]);
             l.extend_from_slice(&v[idx.len()..]);
         }
@@ -97,7 +97,7 @@ pub fn train_iteration(model: &Llama, vs: &VarStore, objective: &Objective, lr: 
         opt.zero_grad();
         for micro in batch.chunks(cfg.micro_batch) {
             let n = micro.len() as i64;
-            let lp = logps(model, &data, micro, pad);
+            let lp = logps(model, &data, micro, pad)?;
             let per = objective.per_pair(&lp.narrow(0, 0, n), &lp.narrow(0, n, n), &pick(&ref_w, micro), &pick(&ref_l, micro), &lens(micro, true), &lens(micro, false), &pick(&tw, micro), &pick(&tl, micro))?;
             loss_sum += per.to_kind(Kind::Double).sum(Kind::Double).double_value(&[]);
             seen += micro.len();

@@ -202,7 +202,7 @@ pub fn reference_logps(
     tch::no_grad(|| -> Result<()> {
         for start in (0..pairs.len()).step_by(micro_batch.max(1)) {
             let idx: Vec<usize> = (start..(start + micro_batch).min(pairs.len())).collect();
-            let lp = forward_rows(reference, pairs, &idx, with_mismatched);
+            let lp = forward_rows(reference, pairs, &idx, with_mismatched)?;
             let v = Vec::<f64>::try_from(lp.to_kind(Kind::Double))?;
             let n = idx.len();
             chosen.extend_from_slice(&v[..n]);
@@ -224,14 +224,14 @@ pub fn reference_logps(
 }
 
 /// Summed response log-probs of rows [chosen.., rejected.., (mismatched..)] in one forward.
-fn forward_rows(model: &Llama, pairs: &[Pair], idx: &[usize], with_mismatched: bool) -> Tensor {
+fn forward_rows(model: &Llama, pairs: &[Pair], idx: &[usize], with_mismatched: bool) -> Result<Tensor> {
     let mut seqs: Vec<(Vec<i64>, Vec<i64>)> = idx.iter().map(|&i| (pairs[i].prompt.clone(), pairs[i].chosen.clone())).collect();
     seqs.extend(idx.iter().map(|&i| (pairs[i].prompt.clone(), pairs[i].rejected.clone())));
     if with_mismatched {
         seqs.extend(idx.iter().map(|&i| mismatched(pairs, i)));
     }
     let batch = TokenBatch::from_pairs(&seqs, 0, model.device());
-    sequence_logps(model, &batch).sum
+    Ok(sequence_logps(model, &batch)?.sum)
 }
 
 fn lens(pairs: &[Pair], idx: &[usize], chosen: bool) -> Tensor {
@@ -321,7 +321,7 @@ pub fn train(
         let (mut loss, mut cr, mut rr, mut acc) = (0.0, 0.0, 0.0, 0.0);
         for micro in batch.chunks(cfg.micro_batch) {
             let n = micro.len() as i64;
-            let lp = forward_rows(model, &pairs, micro, needs_kl);
+            let lp = forward_rows(model, &pairs, micro, needs_kl)?;
             let mut x = PairLogps::new(lp.narrow(0, 0, n), lp.narrow(0, n, n), lens(&pairs, micro, true), lens(&pairs, micro, false));
             if let Some(r) = reference.filter(|_| needs_ref) {
                 x = x.with_reference(pick(&r.chosen, micro), pick(&r.rejected, micro));

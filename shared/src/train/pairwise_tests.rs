@@ -171,7 +171,7 @@ fn objective_gradients_through_the_model() {
     for name in ["dpo", "ipo", "slic", "cpo", "orpo", "kto", "rdpo", "rrhf"] {
         let obj = ObjectiveConfig::from_toml(&format!("type = \"{name}\"\n"), "t.toml").unwrap().build().unwrap();
         let loss = |m: &Llama| {
-            let lp = forward_rows(m, &ps, &idx, true);
+            let lp = forward_rows(m, &ps, &idx, true).unwrap();
             let t = |v: &[f32]| Tensor::from_slice(v);
             let x = PairLogps::new(lp.narrow(0, 0, 3), lp.narrow(0, 3, 3), lens(&ps, &idx, true), lens(&ps, &idx, false))
                 .with_reference(t(&refs[..3]), t(&refs[3..6]))

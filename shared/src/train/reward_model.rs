@@ -29,32 +29,32 @@ impl RewardModel {
     }
 
     /// Rewards `[B]` of right-padded `(prompt, response)` rows.
-    pub fn score(&self, seqs: &[(Vec<i64>, Vec<i64>)]) -> Tensor {
+    pub fn score(&self, seqs: &[(Vec<i64>, Vec<i64>)]) -> Result<Tensor> {
         let batch = TokenBatch::from_pairs(seqs, 0, self.model.backbone().device());
         self.model.forward(&batch.input_ids, &batch.attention_mask)
     }
 
     /// `(r_w, r_l)` of pairs, chosen and rejected rows in one forward.
-    pub fn score_pairs(&self, pairs: &[Pair]) -> (Tensor, Tensor) {
+    pub fn score_pairs(&self, pairs: &[Pair]) -> Result<(Tensor, Tensor)> {
         let mut seqs: Vec<_> = pairs.iter().map(|p| (p.prompt.clone(), p.chosen.clone())).collect();
         seqs.extend(pairs.iter().map(|p| (p.prompt.clone(), p.rejected.clone())));
-        let r = self.score(&seqs);
+        let r = self.score(&seqs)?;
         let n = pairs.len() as i64;
-        (r.narrow(0, 0, n), r.narrow(0, n, n))
+        Ok((r.narrow(0, 0, n), r.narrow(0, n, n)))
     }
 
     /// Fraction of pairs with `r_w > r_l`, in micro-batches without gradients.
-    pub fn accuracy(&self, pairs: &[Pair], micro: usize) -> f64 {
+    pub fn accuracy(&self, pairs: &[Pair], micro: usize) -> Result<f64> {
         if pairs.is_empty() {
-            return f64::NAN;
+            return Ok(f64::NAN);
         }
         let correct: f64 = tch::no_grad(|| {
             pairs.chunks(micro.max(1)).map(|c| {
-                let (w, l) = self.score_pairs(c);
-                w.gt_tensor(&l).to_kind(Kind::Double).sum(Kind::Double).double_value(&[])
-            }).sum()
-        });
-        correct / pairs.len() as f64
+                let (w, l) = self.score_pairs(c)?;
+                Ok(w.gt_tensor(&l).to_kind(Kind::Double).sum(Kind::Double).double_value(&[]))
+            }).sum::<Result<f64>>()
+        })?;
+        Ok(correct / pairs.len() as f64)
     }
 }
 
@@ -111,7 +111,7 @@ pub fn train(rm: &RewardModel, vs: &nn::VarStore, train_pairs: &[Pair], heldout:
             let (mut loss, mut acc) = (0.0, 0.0);
             for micro in batch.chunks(cfg.micro_batch) {
                 let ps: Vec<Pair> = micro.iter().map(|&i| train_pairs[i].clone()).collect();
-                let (w, l) = rm.score_pairs(&ps);
+                let (w, l) = rm.score_pairs(&ps)?;
                 let per_pair = -(&w - &l).log_sigmoid(); // Bradley–Terry
                 let v = per_pair.detach().to_kind(Kind::Double);
                 if v.isfinite().logical_not().any().int64_value(&[]) != 0 {
@@ -124,11 +124,11 @@ pub fn train(rm: &RewardModel, vs: &nn::VarStore, train_pairs: &[Pair], heldout:
             let lr = cfg.schedule.lr_at(step, total);
             let gn = opt.step(lr)?;
             step += 1;
-            let held = if step % steps_per_epoch == 0 { rm.accuracy(&heldout, cfg.micro_batch) } else { f64::NAN };
+            let held = if step % steps_per_epoch == 0 { rm.accuracy(&heldout, cfg.micro_batch)? } else { f64::NAN };
             log.log(step, &[("epoch", epoch as f64), ("lr", lr), ("loss", loss), ("accuracy", acc), ("grad_norm", gn), ("heldout_accuracy", held)])?;
             pb.inc(1);
         }
-        summary.heldout_accuracy.push(rm.accuracy(&heldout, cfg.micro_batch));
+        summary.heldout_accuracy.push(rm.accuracy(&heldout, cfg.micro_batch)?);
     }
     pb.finish_and_clear();
     summary.steps = step;
@@ -150,7 +150,7 @@ mod tests {
         let mk = |i: i64| Pair { prompt: vec![1, 2 + i % 5], chosen: vec![10 + i % 9, 7], rejected: vec![10 + (i + 3) % 9, 8] };
         let train_pairs: Vec<Pair> = (0..24).map(mk).collect();
         let heldout: Vec<Pair> = (100..112).map(mk).collect();
-        let before = rm.accuracy(&heldout, 4);
+        let before = rm.accuracy(&heldout, 4).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let rc = RewardConfig { batch_size: 8, micro_batch: 4, epochs: 6, max_length: 16, max_prompt_length: 8, schedule: Schedule::cosine(2e-2, 0.1), optim: AdamWConfig::default(), seed: 1 };
         let s = train(&rm, &vs, &train_pairs, &heldout, &rc, dir.path()).unwrap();

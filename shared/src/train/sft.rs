@@ -108,13 +108,13 @@ pub struct SftReport {
 }
 
 /// Masked next-token NLL of a batch: (Σ NLL over response tokens, number of response tokens).
-pub fn masked_nll(model: &Llama, batch: &TokenBatch) -> (Tensor, Tensor) {
+pub fn masked_nll(model: &Llama, batch: &TokenBatch) -> Result<(Tensor, Tensor)> {
     let dev = model.device();
     let t = batch.input_ids.size()[1];
-    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev));
+    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev))?;
     let lp = token_logps(&logits, &batch.input_ids);
     let mask = batch.loss_mask.narrow(1, 1, t - 1).to_device(dev).to_kind(Kind::Float);
-    (-(lp * &mask).sum(Kind::Float), mask.sum(Kind::Float))
+    Ok((-(lp * &mask).sum(Kind::Float), mask.sum(Kind::Float)))
 }
 
 /// The example order: a seeded permutation per epoch, so position `i` is reproducible on resume.
@@ -179,7 +179,7 @@ pub fn train(model: &Llama, vs: &mut VarStore, data: &[SftExample], pad_id: i64,
         for micro in batch_ex.chunks(cfg.micro_batch_size) {
             let pairs: Vec<(Vec<i64>, Vec<i64>)> = micro.iter().map(|e| (e.prompt.clone(), e.response.clone())).collect();
             let tb = TokenBatch::from_pairs(&pairs, pad_id, model.device());
-            let (nll, count) = masked_nll(model, &tb);
+            let (nll, count) = masked_nll(model, &tb)?;
             let loss = match cfg.loss_norm {
                 LossNorm::TokenMean => nll / total_tokens as f64,
                 LossNorm::MicroMean => nll / count.clamp_min(1.0) / n_micro as f64,
