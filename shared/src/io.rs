@@ -77,3 +77,46 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), msg: e.to_string() })
 }
+
+/// A fetched data file or folder, `rel` under the data root (its first component is the dataset,
+/// e.g. `alpaca_eval/notebooks/benchmarks.csv`), stored plain or as `.gz`. Missing data is an
+/// error naming the path and the command that fetches it. Returns the path as named (readers
+/// such as [`read_maybe_gz`] find the `.gz` themselves).
+pub fn fetched(rel: impl AsRef<Path>) -> Result<PathBuf> {
+    let rel = rel.as_ref();
+    let dataset = rel.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+    let how = format!("fetch it with `cargo xtask fetch {dataset}` (`cargo xtask test` fetches every dataset and sets REPRO_DATA)");
+    let Some(root) = data_root() else {
+        return Err(Error::invalid(rel.display().to_string(), format!("is missing: there is no data folder (REPRO_DATA is unset and no ../shared/data mirror); {how}")));
+    };
+    let path = root.join(rel);
+    if path.exists() || resolve_maybe_gz(&path).is_some() {
+        Ok(path)
+    } else {
+        Err(Error::invalid(path.display().to_string(), format!("is missing; {how}")))
+    }
+}
+
+/// [`fetched`] for tests: panics with its message, so a test that needs data fails (and says
+/// how to fetch it) instead of passing without it.
+#[track_caller]
+pub fn require_fetched(rel: impl AsRef<Path>) -> PathBuf {
+    match fetched(rel) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fetched_data_names_the_file_and_the_fetch_command() {
+        let e = fetched("alpaca_eval/no/such/file.json").unwrap_err().to_string();
+        assert!(e.contains("no/such/file.json") && e.contains("cargo xtask fetch alpaca_eval"), "{e}");
+        let p = std::panic::catch_unwind(|| require_fetched("wildbench/none.json")).unwrap_err();
+        let msg = p.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("wildbench/none.json") && msg.contains("cargo xtask fetch wildbench"), "{msg}");
+    }
+}
