@@ -71,6 +71,17 @@ pub fn data_root() -> Option<PathBuf> {
     here.is_dir().then_some(here)
 }
 
+/// Run a third-party parser that can panic on malformed input, turning a panic into an error
+/// naming `path`. Found by the loader property tests: parquet 57's thrift footer decoder
+/// (`Option::unwrap` on a corrupt footer) and tokenizers 0.21's decoder deserialiser
+/// (`expect("Helper")` on a truncated `decoder` object).
+pub fn guard_parser<T>(path: &Path, what: &str, parse: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).unwrap_or_else(|panic| {
+        let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        Err(Error::invalid(path.display().to_string(), format!("is not a readable {what} (its parser failed: {msg}); it may be truncated or corrupt")))
+    })
+}
+
 /// Read a TOML config file into `T` (whose serde attributes reject unknown keys); a missing file
 /// or a parse error (unknown key, wrong type, missing field) is an error naming the file.
 pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -68,8 +68,10 @@ impl Tokenizer {
                 "is missing; every model folder needs its tokenizer.json (save it with `tokenizer.save_pretrained(dir)` in Python)",
             ));
         }
-        let inner = tokenizers::Tokenizer::from_file(tokenizer_json).map_err(|e| {
-            Error::invalid(tokenizer_json.display().to_string(), format!("is not a readable tokenizer.json ({e})"))
+        let inner = crate::io::guard_parser(tokenizer_json, "tokenizer.json", || {
+            tokenizers::Tokenizer::from_file(tokenizer_json).map_err(|e| {
+                Error::invalid(tokenizer_json.display().to_string(), format!("is not a readable tokenizer.json ({e})"))
+            })
         })?;
         let cfg: serde_json::Value = match tokenizer_config {
             Some(p) => crate::io::read_json(p)?,
@@ -78,12 +80,17 @@ impl Tokenizer {
         let bos = token_str(cfg.get("bos_token"));
         let eos = token_str(cfg.get("eos_token"));
         let pad = token_str(cfg.get("pad_token"));
-        let jinja = match chat_jinja {
-            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),
-            None => template_str(cfg.get("chat_template")),
+        // The template and the file it came from (named in errors).
+        let jinja = match (chat_jinja, tokenizer_config) {
+            (Some(p), _) => Some((std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?, p)),
+            (None, Some(p)) => template_str(cfg.get("chat_template")).map(|j| (j, p)),
+            (None, None) => None,
         };
         let chat = match jinja {
-            Some(j) => Some(ChatTemplate::detect(&j, bos.as_deref().unwrap_or(""), eos.as_deref().unwrap_or(""))?),
+            Some((j, from)) => Some(
+                ChatTemplate::detect(&j, bos.as_deref().unwrap_or(""), eos.as_deref().unwrap_or(""))
+                    .map_err(|e| Error::invalid(from.display().to_string(), e.to_string()))?,
+            ),
             None => None,
         };
         let mut t = Self::from_parts(inner, bos.as_deref(), eos.as_deref(), pad.as_deref(), chat);
