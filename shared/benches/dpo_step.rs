@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("dpo_step/tiny_llama_b8_t64", |bench| {
         bench.iter(|| {
             opt.zero_grad();
-            let lp = sequence_logps(&model, &batch).sum;
+            let lp = sequence_logps(&model, &batch).expect("token ids fit the model").sum;
             let x = PairLogps::new(lp.narrow(0, 0, B as i64), lp.narrow(0, B as i64, B as i64), len.shallow_clone(), len.shallow_clone())
                 .with_reference(ref_w.shallow_clone(), ref_l.shallow_clone());
             dpo.loss(&x).unwrap().mean().backward();

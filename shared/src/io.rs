@@ -71,9 +71,63 @@ pub fn data_root() -> Option<PathBuf> {
     here.is_dir().then_some(here)
 }
 
+/// Run a third-party parser that can panic on malformed input, turning a panic into an error
+/// naming `path`. Found by the loader property tests: parquet 57's thrift footer decoder
+/// (`Option::unwrap` on a corrupt footer) and tokenizers 0.21's decoder deserialiser
+/// (`expect("Helper")` on a truncated `decoder` object).
+pub fn guard_parser<T>(path: &Path, what: &str, parse: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).unwrap_or_else(|panic| {
+        let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        Err(Error::invalid(path.display().to_string(), format!("is not a readable {what} (its parser failed: {msg}); it may be truncated or corrupt")))
+    })
+}
+
 /// Read a TOML config file into `T` (whose serde attributes reject unknown keys); a missing file
 /// or a parse error (unknown key, wrong type, missing field) is an error naming the file.
 pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), msg: e.to_string() })
+}
+
+/// A fetched data file or folder, `rel` under the data root (its first component is the dataset,
+/// e.g. `alpaca_eval/notebooks/benchmarks.csv`), stored plain or as `.gz`. Missing data is an
+/// error naming the path and the command that fetches it. Returns the path as named (readers
+/// such as [`read_maybe_gz`] find the `.gz` themselves).
+pub fn fetched(rel: impl AsRef<Path>) -> Result<PathBuf> {
+    let rel = rel.as_ref();
+    let dataset = rel.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+    let how = format!("fetch it with `cargo xtask fetch {dataset}` (`cargo xtask test` fetches every dataset and sets REPRO_DATA)");
+    let Some(root) = data_root() else {
+        return Err(Error::invalid(rel.display().to_string(), format!("is missing: there is no data folder (REPRO_DATA is unset and no ../shared/data mirror); {how}")));
+    };
+    let path = root.join(rel);
+    if path.exists() || resolve_maybe_gz(&path).is_some() {
+        Ok(path)
+    } else {
+        Err(Error::invalid(path.display().to_string(), format!("is missing; {how}")))
+    }
+}
+
+/// [`fetched`] for tests: panics with its message, so a test that needs data fails (and says
+/// how to fetch it) instead of passing without it.
+#[track_caller]
+pub fn require_fetched(rel: impl AsRef<Path>) -> PathBuf {
+    match fetched(rel) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fetched_data_names_the_file_and_the_fetch_command() {
+        let e = fetched("alpaca_eval/no/such/file.json").unwrap_err().to_string();
+        assert!(e.contains("no/such/file.json") && e.contains("cargo xtask fetch alpaca_eval"), "{e}");
+        let p = std::panic::catch_unwind(|| require_fetched("wildbench/none.json")).unwrap_err();
+        let msg = p.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("wildbench/none.json") && msg.contains("cargo xtask fetch wildbench"), "{msg}");
+    }
 }

@@ -6,8 +6,14 @@ use shared::eval::alpaca_eval as ae;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
-    let src = shared::io::data_root()?.join("alpaca_eval");
+/// A temporary AlpacaEval folder with the leaderboard, the stored weights and two models'
+/// annotations copied from the fetched data (missing data fails the test, naming the file).
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let rel = Path::new("alpaca_eval");
+    for f in [ae::leaderboard_path(rel), ae::weights_path(rel), ae::annotations_path(rel, "gpt4_1106_preview"), ae::annotations_path(rel, "oasst-sft-pythia-12b")] {
+        shared::io::require_fetched(f);
+    }
+    let src = shared::io::require_fetched(rel);
     let tmp = tempfile::tempdir().unwrap();
     let dst = tmp.path().join("alpaca_eval");
     for f in [ae::leaderboard_path(&src), ae::weights_path(&src)] {
@@ -21,7 +27,7 @@ fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(&f, &to).unwrap();
     }
-    Some((tmp, dst))
+    (tmp, dst)
 }
 
 fn records(root: &Path, m: &str) -> Vec<serde_json::Value> {
@@ -51,7 +57,7 @@ fn error_of(root: &Path, bad: &str) -> String {
 
 #[test]
 fn missing_preference() {
-    let Some((_t, root)) = setup() else { return };
+    let (_t, root) = setup();
     let mut recs = records(&root, "oasst-sft-pythia-12b");
     recs[7].as_object_mut().unwrap().remove("preference");
     write_plain(&root, "bad-model", &recs);
@@ -61,7 +67,7 @@ fn missing_preference() {
 
 #[test]
 fn preference_out_of_range_or_not_a_number() {
-    let Some((_t, root)) = setup() else { return };
+    let (_t, root) = setup();
     let mut recs = records(&root, "oasst-sft-pythia-12b");
     recs[3]["preference"] = serde_json::json!(2.7);
     write_plain(&root, "bad-range", &recs);
@@ -76,7 +82,7 @@ fn preference_out_of_range_or_not_a_number() {
 
 #[test]
 fn instructions_do_not_match_the_baseline() {
-    let Some((_t, root)) = setup() else { return };
+    let (_t, root) = setup();
     let mut recs = records(&root, "oasst-sft-pythia-12b");
     recs[11]["instruction"] = serde_json::json!("Write a haiku about a language that is not in the set.");
     write_plain(&root, "other-set", &recs);
@@ -86,7 +92,7 @@ fn instructions_do_not_match_the_baseline() {
 
 #[test]
 fn truncated_gzip() {
-    let Some((_t, root)) = setup() else { return };
+    let (_t, root) = setup();
     let src = PathBuf::from(format!("{}.gz", ae::annotations_path(&root, "oasst-sft-pythia-12b").display()));
     let bytes = std::fs::read(&src).unwrap();
     let to = PathBuf::from(format!("{}.gz", ae::annotations_path(&root, "cut-short").display()));
@@ -98,7 +104,7 @@ fn truncated_gzip() {
 
 #[test]
 fn null_preference_is_skipped_not_fatal() {
-    let Some((_t, root)) = setup() else { return };
+    let (_t, root) = setup();
     let mut recs = records(&root, "oasst-sft-pythia-12b");
     recs[0]["preference"] = serde_json::Value::Null;
     write_plain(&root, "with-null", &recs);

@@ -1,24 +1,34 @@
-//! Snapshot: the committed tables in results/lc-alpacaeval/ regenerate from the data. Uses the
-//! committed difficulty vector (the joint GLM itself is exercised by `cargo xtask reproduce`), so
-//! this runs in about a second.
+//! Snapshot: the committed tables in results/lc-alpacaeval/ regenerate from the data. Most tests
+//! take the committed difficulty vector as input (about a second); one runs the joint difficulty
+//! GLM from the real annotations and must regenerate that vector and the LC column.
 
-use lc_alpacaeval::{pipeline::Options, run, tables, Report};
+use lc_alpacaeval::{pipeline::Options, run, tables, Difficulty, Report};
 use shared::eval::alpaca_eval as ae;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn report() -> Option<(PathBuf, Report)> {
-    let root = shared::io::data_root()?.join("alpaca_eval");
+/// The fetched AlpacaEval folder; a test fails (naming the file and `cargo xtask fetch alpaca_eval`)
+/// when the files it reads are missing.
+fn data() -> PathBuf {
+    let rel = Path::new("alpaca_eval");
+    for f in [ae::leaderboard_path(rel), ae::weights_path(rel), ae::benchmarks_path(rel), ae::annotations_path(rel, ae::BASELINE)] {
+        shared::io::require_fetched(f);
+    }
+    shared::io::require_fetched(rel)
+}
+
+fn report() -> (PathBuf, Report) {
+    let root = data();
     let d = repo().join("results/lc-alpacaeval/instruction_difficulty.csv");
-    Some((root.clone(), run(&root, &Options { difficulty_file: Some(d) }).unwrap()))
+    (root.clone(), run(&root, &Options { difficulty_file: Some(d) }).unwrap())
 }
 
 #[test]
 fn raw_metrics_match_the_leaderboard_and_lc_matches_the_committed_table() {
-    let Some((_, r)) = report() else { return eprintln!("no data; skipped") };
+    let (_, r) = report();
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.rows.len(), 24);
     for m in &r.rows {
@@ -52,9 +62,40 @@ fn raw_metrics_match_the_leaderboard_and_lc_matches_the_committed_table() {
     }
 }
 
+/// `(first column, column named `col`)` of a committed CSV in results/lc-alpacaeval/.
+fn committed_column(file: &str, col: &str) -> Vec<(String, f64)> {
+    let path = repo().join("results/lc-alpacaeval").join(file);
+    let mut rd = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let j = rd.headers().unwrap().iter().position(|c| c == col).unwrap_or_else(|| panic!("{file} has no column {col:?}"));
+    rd.records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[j].parse().unwrap())).collect()
+}
+
+/// The joint GLM (lc-alpacaeval.md §5) fitted from the 24 models' annotations regenerates the
+/// committed difficulty vector and, with it, the committed LC column: the path
+/// `cargo xtask reproduce lc-alpacaeval` takes when upstream's difficulty file is absent.
+#[test]
+fn joint_glm_from_the_annotations_regenerates_the_committed_difficulty_and_lc() {
+    let r = run(&data(), &Options { difficulty_file: None }).unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    match r.difficulty_source {
+        Difficulty::JointGlm { c, models, .. } => assert!(models == 24 && (c - 2.783).abs() < 5e-3, "C = {c}, {models} models"),
+        ref other => panic!("difficulty came from {other:?}, not the joint GLM"),
+    }
+    let d = committed_column("instruction_difficulty.csv", "instruction_difficulty");
+    assert_eq!(d.len(), r.difficulty.len());
+    let worst = d.iter().zip(&r.difficulty).map(|((_, want), got)| (want - got).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-4, "difficulty differs from the committed vector by up to {worst}");
+    let lc = committed_column("lc_winrates.csv", "LC (ours)");
+    assert_eq!(lc.len(), 24);
+    for (model, want) in lc {
+        let got = r.get(&model).unwrap_or_else(|| panic!("{model} not computed")).lc.lc_win_rate;
+        assert!((got - want).abs() < 0.006, "{model}: LC {got} vs committed {want}");
+    }
+}
+
 #[test]
 fn arena_correlations_and_gameability_are_the_spec_values() {
-    let Some((root, r)) = report() else { return };
+    let (root, r) = report();
     let bench = ae::load_benchmarks(&ae::benchmarks_path(&root)).unwrap();
     let t = tables::correlation_table(&r, &bench);
     let cell = |i: usize, j: usize| t.rows[i][j].render();
@@ -75,8 +116,7 @@ fn arena_correlations_and_gameability_are_the_spec_values() {
 #[test]
 fn spec_lc_from_stored_weights() {
     // simpo.md test vectors: LC from the stored weights over d = [-1, 0, 1].
-    let Some(data) = shared::io::data_root() else { return };
-    let w = ae::load_glm_weights(&ae::weights_path(&data.join("alpaca_eval"))).unwrap();
+    let w = ae::load_glm_weights(&ae::weights_path(&data())).unwrap();
     let get = |m: &str| w.iter().find(|(n, _)| n == m).unwrap().1;
     let base = get("gpt4_1106_preview");
     let d = [-1.0, 0.0, 1.0];

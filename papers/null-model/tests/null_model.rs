@@ -4,8 +4,8 @@ use shared::eval::alpaca_eval as ae;
 
 #[test]
 fn raw_numbers_and_structure() {
-    let Some(data) = shared::io::data_root() else { return };
-    let a = ae::load_annotations(&data.join("alpaca_eval"), MODEL).unwrap();
+    shared::io::require_fetched(ae::annotations_path(std::path::Path::new("alpaca_eval"), MODEL));
+    let a = ae::load_annotations(&shared::io::require_fetched("alpaca_eval"), MODEL).unwrap();
     let w = a.win_rate().unwrap();
     assert_eq!((w.n_total, w.n_wins, w.n_wins_base, w.n_draws), (805, 676, 129, 0));
     assert!((w.win_rate - 76.91979180386511).abs() < 1e-8);

@@ -191,25 +191,27 @@ pub fn leaderboard_table(data_root: &Path) -> Result<Table> {
 mod tests {
     use super::*;
 
-    /// The AlpacaEval mirror; tests skip (saying so) where it is not fetched, like the other data tests.
-    fn data() -> Option<PathBuf> {
-        let r = shared::io::data_root().filter(|d| d.join("alpaca_eval/results").is_dir());
-        if r.is_none() {
-            eprintln!("skipped: no AlpacaEval data (set REPRO_DATA or run `cargo xtask fetch`)");
+    /// The data root with the fetched AlpacaEval files these tests read; a missing one fails the
+    /// test, naming it and `cargo xtask fetch alpaca_eval`.
+    fn data() -> PathBuf {
+        for m in MODELS {
+            shared::io::require_fetched(Path::new("alpaca_eval/results").join(m).join("model_outputs.json"));
         }
-        r
+        shared::io::require_fetched(Path::new("alpaca_eval").join(LEADERBOARD));
+        shared::io::require_fetched(Path::new("alpaca_eval").join(GLM_WEIGHTS));
+        shared::io::require_fetched("alpaca_eval").parent().unwrap().to_path_buf()
     }
 
     #[test]
     fn avg_length_of_the_released_checkpoints_is_exact() {
-        let Some(root) = data() else { return };
+        let root = data();
         assert_eq!(avg_length(&root, "Llama-3-Instruct-8B-SimPO").unwrap(), (1825, 805));
         assert_eq!(avg_length(&root, "gemma-2-9b-it-SimPO").unwrap(), (1833, 805));
     }
 
     #[test]
     fn leaderboard_rows_and_discrete_check() {
-        let Some(root) = data() else { return };
+        let root = data();
         let l = leaderboard_row(&root, "Llama-3-Instruct-8B-SimPO").unwrap();
         assert_eq!((l.n_wins, l.n_wins_base, l.n_draws, l.n_total), (319, 485, 1, 805));
         assert!((l.lc - 44.65131348921881).abs() < 1e-12 && (l.win_rate - 40.52977498461182).abs() < 1e-12);
@@ -222,7 +224,7 @@ mod tests {
 
     #[test]
     fn lc_from_stored_weights_matches_the_spec_vector() {
-        let Some(root) = data() else { return };
+        let root = data();
         let l = glm_weights(&root, "Llama-3-Instruct-8B-SimPO").unwrap();
         assert_eq!(l.difficulty, 0.8865274658510417);
         assert!((l.lc_over(&TEST_DIFFICULTIES) - 46.4203).abs() < 1e-4);
@@ -232,7 +234,7 @@ mod tests {
 
     #[test]
     fn the_table_has_every_check_and_missing_data_is_named() {
-        let Some(root) = data() else { return };
+        let root = data();
         let t = leaderboard_table(&root).unwrap();
         let md = t.to_markdown();
         assert!(md.contains("1825") && md.contains("1833") && md.contains("46.4203") && md.contains("75.1837"), "{md}");
@@ -243,7 +245,7 @@ mod tests {
 
     #[test]
     fn with_upstream_difficulties_the_lc_row_is_recomputed() {
-        let Some(root) = data() else { return };
+        let root = data();
         let tmp = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(root.join("alpaca_eval"), tmp.path().join("alpaca_eval")).unwrap();
         std::fs::create_dir_all(tmp.path().join("alpaca_eval_hub")).unwrap();

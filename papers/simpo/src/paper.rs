@@ -104,7 +104,7 @@ pub fn load_model(cfg: &PaperConfig, device: Device) -> Result<Loaded> {
     let source = hub::resolve(&cfg.model)?;
     let config = LlamaConfig::from_file(source.file("config.json")?)?;
     let mut tokenizer = Tokenizer::from_source(&source)?;
-    tokenizer.check_fits(&config)?;
+    tokenizer.check_fits(config.vocab_size)?;
     let bos = tokenizer.bos_token.clone().unwrap_or_default();
     let eos = tokenizer.eos_token.clone().unwrap_or_default();
     tokenizer.chat = Some(ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?);

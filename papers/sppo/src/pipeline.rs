@@ -161,7 +161,7 @@ fn sample_logps(ctx: &Ctx, model: &Llama, s: &EvalSamples) -> Result<Vec<f64>> {
     let mut out = vec![];
     tch::no_grad(|| -> Result<()> {
         for chunk in seqs.chunks(128) {
-            let lp = sequence_logps(model, &TokenBatch::from_pairs(chunk, ctx.base.tok.pad, model.device())).sum;
+            let lp = sequence_logps(model, &TokenBatch::from_pairs(chunk, ctx.base.tok.pad, model.device()))?.sum;
             out.extend(Vec::<f64>::try_from(lp.to_kind(Kind::Double))?);
         }
         Ok(())

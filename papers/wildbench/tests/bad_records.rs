@@ -3,16 +3,15 @@
 
 use std::path::Path;
 
-fn data() -> Option<std::path::PathBuf> {
-    shared::io::data_root().map(|d| d.join("wildbench")).filter(|d| d.join("leaderboard/data_dir").is_dir())
+/// The fetched WildBench folder (a missing one fails the test, naming it and the fetch command).
+fn data() -> std::path::PathBuf {
+    shared::io::require_fetched("wildbench/leaderboard/data_dir");
+    shared::io::require_fetched("wildbench")
 }
 
 #[test]
 fn a_bad_file_does_not_stop_the_others() {
-    let Some(real) = data() else {
-        eprintln!("skipped: no wildbench data (run `cargo xtask fetch wildbench`)");
-        return;
-    };
+    let real = data();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("wildbench");
     std::fs::create_dir_all(&root).unwrap();

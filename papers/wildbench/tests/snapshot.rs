@@ -5,10 +5,8 @@ use std::path::Path;
 
 #[test]
 fn regenerated_tables_equal_the_committed_ones() {
-    let Some(root) = shared::io::data_root().map(|d| d.join("wildbench")).filter(|d| d.join("leaderboard/data_dir").is_dir()) else {
-        eprintln!("skipped: no wildbench data (run `cargo xtask fetch wildbench`)");
-        return;
-    };
+    shared::io::require_fetched("wildbench/leaderboard/data_dir");
+    let root = shared::io::require_fetched("wildbench");
     let tmp = tempfile::tempdir().unwrap();
     let s = wildbench::pipeline::run_all(&root, tmp.path(), 0).unwrap();
     assert_eq!(s.table3_matched, (29, 29));

@@ -6,12 +6,10 @@ use wildbench::judge_parse::parse_score;
 
 #[test]
 fn parser_recovers_every_stored_score() {
-    let Some(root) = shared::io::data_root().map(|d| d.join("wildbench")) else { return };
+    shared::io::require_fetched("wildbench/eval_results/v2.0625/score.v2");
+    let root = shared::io::require_fetched("wildbench");
     let files: Vec<_> = discover(&root, "score.v2").into_iter().filter(|f| f.version == "v2.0625").collect();
-    if files.is_empty() {
-        eprintln!("skipped: no wildbench score files (run `cargo xtask fetch wildbench`)");
-        return;
-    }
+    assert!(files.len() >= 2, "{}: expected the fetched v2.0625 score files; fetch them with `cargo xtask fetch wildbench`", root.display());
     let mut n = 0;
     for f in files.iter().take(2) {
         for r in read_score_records(&f.path).unwrap() {

@@ -299,7 +299,7 @@ impl ModelBackend {
     #[allow(clippy::type_complexity)]
     fn prompt_logprobs(&self, ids: &[i64], k: usize) -> Result<(Vec<Option<f32>>, Vec<Option<Vec<(i64, f32)>>>)> {
         let t = Tensor::from_slice(ids).view([1, ids.len() as i64]).to_device(self.model.device());
-        let lp = tch::no_grad(|| self.model.forward(&t, &t.ones_like())).to_kind(Kind::Float).log_softmax(-1, Kind::Float).get(0).to_device(tch::Device::Cpu);
+        let lp = tch::no_grad(|| self.model.forward(&t, &t.ones_like()))?.to_kind(Kind::Float).log_softmax(-1, Kind::Float).get(0).to_device(tch::Device::Cpu);
         let mut lps = vec![None];
         let mut tops = vec![None];
         for (i, &id) in ids.iter().enumerate().skip(1) {

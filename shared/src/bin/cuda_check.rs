@@ -22,7 +22,7 @@ fn main() {
     let run = |device: Device, kind: Kind| -> Tensor {
         let p = Pretrained::load_from(&shared::hub::resolve(&dir).expect("fixture folder"), device, kind).expect("loads");
         let ids = Tensor::from_slice(&[1i64, 5, 9, 13, 17, 21, 25, 29]).view([2, 4]);
-        tch::no_grad(|| p.model.forward(&ids, &ids.ones_like())).to_kind(Kind::Float).to_device(Device::Cpu)
+        tch::no_grad(|| p.model.forward(&ids, &ids.ones_like())).expect("ids fit the fixture").to_kind(Kind::Float).to_device(Device::Cpu)
     };
     let cpu = run(Device::Cpu, Kind::Float);
     let gpu = run(Device::Cuda(0), Kind::Float);

@@ -35,7 +35,7 @@ struct JsonRow {
 /// Load pairs from a `.parquet` file or a `.jsonl` file.
 pub fn load_pairs(path: &Path) -> Result<Vec<PreferencePair>> {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => load_parquet(path),
+        Some("parquet") => crate::io::guard_parser(path, "parquet file", || load_parquet(path)),
         Some("jsonl") => load_jsonl(path),
         _ => Err(Error::invalid(
             path.display().to_string(),

@@ -116,7 +116,6 @@ fn run(
     let shape = [b as i64, width as i64];
     let mut all_ids = Tensor::from_slice(&ids).view(shape).to_device(dev);
     let mut all_mask = Tensor::from_slice(&mask).view(shape).to_device(dev);
-    model.check_ids(&all_ids.where_self(&all_mask.ne(0), &all_ids.zeros_like()))?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut out: Vec<Generated> = vec![Generated::default(); b];
@@ -127,7 +126,7 @@ fn run(
             model.forward_cached(&all_ids, &all_mask, &mut cache)
         } else {
             model.forward(&all_ids, &all_mask)
-        }
+        }?
         .select(1, -1);
         for step in 0..cfg.max_new_tokens {
             let next = pick(&logits, cfg, &mut rng)?;
@@ -162,7 +161,7 @@ fn run(
                 all_ids = Tensor::cat(&[&all_ids, &feed], 1);
                 all_mask = Tensor::cat(&[&all_mask, &live], 1);
                 model.forward(&all_ids, &all_mask)
-            }
+            }?
             .select(1, -1);
         }
         Ok(())
@@ -265,7 +264,7 @@ mod tests {
         assert_eq!(generate_uncached(&m, &prompts, 0, &cfg).unwrap(), batched);
         // Greedy equals the argmax of a plain forward at the first step.
         let ids = Tensor::from_slice(&prompts[0]).view([1, 5]);
-        let first = m.forward(&ids, &ids.ones_like()).get(0).get(4).argmax(-1, false).int64_value(&[]);
+        let first = m.forward(&ids, &ids.ones_like()).unwrap().get(0).get(4).argmax(-1, false).int64_value(&[]);
         assert_eq!(batched[0][0], first);
     }
 
@@ -323,7 +322,7 @@ mod tests {
         // The first greedy step's log-prob is the log-softmax of a plain forward.
         let g = generate_with(&m, &p[..1], 0, &GenerateConfig { temperature: 0.0, ..cfg }, Some(0), &mut |_, _| {}).unwrap();
         let ids = Tensor::from_slice(&p[0]).view([1, 2]);
-        let want = m.forward(&ids, &ids.ones_like()).get(0).get(1).log_softmax(-1, Kind::Float).double_value(&[g[0].tokens[0]]);
+        let want = m.forward(&ids, &ids.ones_like()).unwrap().get(0).get(1).log_softmax(-1, Kind::Float).double_value(&[g[0].tokens[0]]);
         assert!((g[0].logprobs[0] as f64 - want).abs() < 1e-5);
     }
 

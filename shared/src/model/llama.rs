@@ -292,18 +292,19 @@ impl Llama {
     }
 
     /// Logits `[B,T,V]` for `input_ids` `[B,T]` (i64) under `attention_mask` `[B,T]` (1 real, 0 pad).
-    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Tensor {
-        self.logits(&self.hidden_states(input_ids, attention_mask))
+    /// An id outside `0..vocab_size` is an error naming it (libtorch would abort the process).
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        Ok(self.logits(&self.hidden_states(input_ids, attention_mask)?))
     }
 
     /// Final-norm hidden states `[B,T,H]`.
-    pub fn hidden_states(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Tensor {
+    pub fn hidden_states(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         self.run(input_ids, attention_mask, None)
     }
 
     /// Logits for new tokens given a cache of earlier ones; the cache is extended in place.
-    pub fn forward_cached(&self, input_ids: &Tensor, attention_mask: &Tensor, cache: &mut KvCache) -> Tensor {
-        self.logits(&self.run(input_ids, attention_mask, Some(cache)))
+    pub fn forward_cached(&self, input_ids: &Tensor, attention_mask: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        Ok(self.logits(&self.run(input_ids, attention_mask, Some(cache))?))
     }
 
     /// The output projection (tied or untied) applied to hidden states.
@@ -319,26 +320,38 @@ impl Llama {
         }
     }
 
-    /// Check token ids lie inside the vocabulary (an id outside it would abort inside libtorch).
+    /// Check token ids lie inside the vocabulary (an id outside it would abort inside libtorch):
+    /// one min/max reduction and one copy to the host.
     pub fn check_ids(&self, input_ids: &Tensor) -> Result<()> {
         if input_ids.numel() == 0 {
             return Ok(());
         }
-        let (lo, hi) = (input_ids.min().int64_value(&[]), input_ids.max().int64_value(&[]));
-        if lo < 0 || hi >= self.cfg.vocab_size as i64 {
+        let ends = Tensor::stack(&[input_ids.min(), input_ids.max()], 0).to_kind(Kind::Int64).to_device(Device::Cpu);
+        let (lo, hi) = (ends.int64_value(&[0]), ends.int64_value(&[1]));
+        let vocab = self.cfg.vocab_size as i64;
+        if let Some(bad) = [lo, hi].into_iter().find(|&id| id < 0 || id >= vocab) {
             return Err(Error::invalid(
                 "token ids",
                 format!(
-                    "ids range over [{lo}, {hi}] but the model's vocab_size is {}; is the tokenizer the model's own?",
-                    self.cfg.vocab_size
+                    "contain id {bad}, outside the model's vocabulary (vocab_size = {vocab}, ids 0..={}); is the tokenizer the model's own?",
+                    vocab - 1
                 ),
             ));
         }
         Ok(())
     }
 
-    fn run(&self, input_ids: &Tensor, attention_mask: &Tensor, mut cache: Option<&mut KvCache>) -> Tensor {
-        let (b, t) = input_ids.size2().expect("input_ids must be [B,T]");
+    fn run(&self, input_ids: &Tensor, attention_mask: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+        let (b, t) = match (input_ids.size2(), attention_mask.size2()) {
+            (Ok(ids), Ok(mask)) if ids == mask => ids,
+            _ => {
+                return Err(Error::invalid(
+                    "model input",
+                    format!("input_ids {:?} and attention_mask {:?} must both be [B,T]", input_ids.size(), attention_mask.size()),
+                ))
+            }
+        };
+        self.check_ids(input_ids)?;
         let dev = self.device;
         let new_mask = attention_mask.to_device(dev).ne(0).to_kind(Kind::Int64);
         let full_mask = match cache.as_ref().and_then(|c| c.mask.as_ref()) {
@@ -400,7 +413,7 @@ impl Llama {
         if let Some(c) = cache {
             c.mask = Some(full_mask);
         }
-        self.norm.forward(&x)
+        Ok(self.norm.forward(&x))
     }
 }
 
@@ -449,11 +462,11 @@ mod tests {
         for ty in ["llama", "qwen2", "mistral"] {
             let (_vs, m) = tiny(ty, ty == "qwen2");
             let seq = [3i64, 7, 11, 2, 9];
-            let alone = m.forward(&Tensor::from_slice(&seq).view([1, 5]), &Tensor::ones([1, 5], (Kind::Int64, Device::Cpu)));
+            let alone = m.forward(&Tensor::from_slice(&seq).view([1, 5]), &Tensor::ones([1, 5], (Kind::Int64, Device::Cpu))).unwrap();
             // Right padding (row 0) and left padding (row 1).
             let ids = Tensor::from_slice(&[3i64, 7, 11, 2, 9, 0, 0, 0, 0, 3, 7, 11, 2, 9]).view([2, 7]);
             let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1]).view([2, 7]);
-            let padded = m.forward(&ids, &mask);
+            let padded = m.forward(&ids, &mask).unwrap();
             let right = padded.get(0).narrow(0, 0, 5);
             let left = padded.get(1).narrow(0, 2, 5);
             let a = alone.get(0);
@@ -467,8 +480,8 @@ mod tests {
     fn causal_future_tokens_do_not_leak() {
         let (_vs, m) = tiny("llama", false);
         let one = Tensor::ones([1, 4], (Kind::Int64, Device::Cpu));
-        let a = m.forward(&Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]), &one);
-        let b = m.forward(&Tensor::from_slice(&[1i64, 2, 3, 40]).view([1, 4]), &one);
+        let a = m.forward(&Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]), &one).unwrap();
+        let b = m.forward(&Tensor::from_slice(&[1i64, 2, 3, 40]).view([1, 4]), &one).unwrap();
         let d = (a.narrow(1, 0, 3) - b.narrow(1, 0, 3)).abs().max().double_value(&[]);
         assert!(d < 1e-6);
         let d_last = (a.narrow(1, 3, 1) - b.narrow(1, 3, 1)).abs().max().double_value(&[]);
@@ -480,10 +493,10 @@ mod tests {
         let (_vs, m) = tiny("mistral", false);
         let ids = Tensor::from_slice(&[0i64, 5, 6, 7, 8, 9, 1, 2, 3, 4]).view([2, 5]);
         let mask = Tensor::from_slice(&[0i64, 1, 1, 1, 1, 1, 1, 1, 1, 1]).view([2, 5]);
-        let full = m.forward(&ids, &mask);
+        let full = m.forward(&ids, &mask).unwrap();
         let mut cache = KvCache::new(2);
-        let first = m.forward_cached(&ids.narrow(1, 0, 3), &mask.narrow(1, 0, 3), &mut cache);
-        let rest = m.forward_cached(&ids.narrow(1, 3, 2), &mask.narrow(1, 3, 2), &mut cache);
+        let first = m.forward_cached(&ids.narrow(1, 0, 3), &mask.narrow(1, 0, 3), &mut cache).unwrap();
+        let rest = m.forward_cached(&ids.narrow(1, 3, 2), &mask.narrow(1, 3, 2), &mut cache).unwrap();
         assert_eq!(cache.len(), 5);
         let inc = Tensor::cat(&[first, rest], 1);
         // Row 0's pad query is meaningless; compare real positions.
@@ -492,9 +505,19 @@ mod tests {
     }
 
     #[test]
-    fn out_of_vocab_ids_are_an_error() {
+    fn out_of_vocab_ids_are_an_error_naming_the_id() {
         let (_vs, m) = tiny("llama", false);
-        let e = m.check_ids(&Tensor::from_slice(&[1i64, 50])).unwrap_err().to_string();
-        assert!(e.contains("vocab_size is 50"), "{e}");
+        let ones = Tensor::ones([1, 3], (Kind::Int64, Device::Cpu));
+        for (bad, ids) in [(50, [1i64, 50, 2]), (-1, [1i64, -1, 2]), (1000, [1000i64, 0, 49])] {
+            let ids = Tensor::from_slice(&ids).view([1, 3]);
+            for e in [m.forward(&ids, &ones).unwrap_err(), m.forward_cached(&ids, &ones, &mut KvCache::new(2)).unwrap_err()] {
+                let e = e.to_string();
+                assert!(e.contains(&format!("id {bad}")) && e.contains("vocab_size = 50"), "{e}");
+            }
+        }
+        // Every id in range, the largest included, is accepted.
+        assert_eq!(m.forward(&Tensor::from_slice(&[0i64, 49, 3]).view([1, 3]), &ones).unwrap().size(), [1, 3, 50]);
+        let e = m.forward(&Tensor::from_slice(&[1i64, 2]), &Tensor::from_slice(&[1i64, 1])).unwrap_err().to_string();
+        assert!(e.contains("[B,T]"), "{e}");
     }
 }

@@ -23,7 +23,7 @@ pub fn default_kind(device: Device) -> Kind {
 pub fn load_config_and_tokenizer(src: &Source) -> Result<(LlamaConfig, Tokenizer)> {
     let cfg = LlamaConfig::from_file(src.file("config.json")?)?;
     let tok = Tokenizer::from_source(src)?;
-    tok.check_fits(&cfg)?;
+    tok.check_fits(cfg.vocab_size)?;
     Ok((cfg, tok))
 }
 

@@ -33,15 +33,15 @@ impl RewardModel {
     }
 
     /// Rewards `[B]` (f32): the score of the last token whose mask is 1 (works for left or right padding).
-    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Tensor {
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         let dev = self.base.device();
         let mask = attention_mask.to_device(dev).ne(0).to_kind(Kind::Int64);
-        let h = self.base.hidden_states(input_ids, &mask);
+        let h = self.base.hidden_states(input_ids, &mask)?;
         let t = mask.size()[1];
         let last = (Tensor::arange(t, (Kind::Int64, dev)).unsqueeze(0) * &mask).argmax(-1, false);
         let hd = h.size()[2];
         let idx = last.view([-1, 1, 1]).expand([-1, 1, hd], false);
-        self.score.forward(&h.gather(1, &idx, false)).view([-1]).to_kind(Kind::Float)
+        Ok(self.score.forward(&h.gather(1, &idx, false)).view([-1]).to_kind(Kind::Float))
     }
 }
 
@@ -58,15 +58,15 @@ mod tests {
         crate::model::tiny::init_seeded(&vs, 3, 0.2);
         let names = vs.variables();
         assert!(names.contains_key("score.weight") && !names.contains_key("lm_head.weight"));
-        let alone = rm.forward(&Tensor::from_slice(&[4i64, 5, 6]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu)));
+        let alone = rm.forward(&Tensor::from_slice(&[4i64, 5, 6]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu))).unwrap();
         let ids = Tensor::from_slice(&[4i64, 5, 6, 0, 0, 4, 5, 6]).view([2, 4]);
         let mask = Tensor::from_slice(&[1i64, 1, 1, 0, 0, 1, 1, 1]).view([2, 4]);
-        let r = rm.forward(&ids, &mask);
+        let r = rm.forward(&ids, &mask).unwrap();
         assert_eq!(r.size(), vec![2]);
         let a = alone.double_value(&[0]);
         assert!((r.double_value(&[0]) - a).abs() < 1e-5 && (r.double_value(&[1]) - a).abs() < 1e-5);
         // A different last token changes the reward.
-        let other = rm.forward(&Tensor::from_slice(&[4i64, 5, 7]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu)));
+        let other = rm.forward(&Tensor::from_slice(&[4i64, 5, 7]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu))).unwrap();
         assert!((other.double_value(&[0]) - a).abs() > 1e-7);
     }
 }

@@ -6,6 +6,7 @@
 //! and rejected responses go into one batch, so they share one forward pass.
 
 use super::llama::Llama;
+use crate::error::Result;
 use tch::{Device, Kind, Tensor};
 
 /// Right-padded token batch with its attention mask and its response (loss) mask.
@@ -80,19 +81,20 @@ pub fn token_logps(logits: &Tensor, input_ids: &Tensor) -> Tensor {
     logits.gather(-1, &labels, false).squeeze_dim(-1) - logits.logsumexp([-1i64].as_slice(), false)
 }
 
-/// Response log-probs of every row of `batch` in one forward pass.
-pub fn sequence_logps(model: &Llama, batch: &TokenBatch) -> SeqLogps {
+/// Response log-probs of every row of `batch` in one forward pass (an error for a token id the
+/// model has no embedding for).
+pub fn sequence_logps(model: &Llama, batch: &TokenBatch) -> Result<SeqLogps> {
     let dev = model.device();
     let t = batch.input_ids.size()[1];
     if t < 2 {
         let b = batch.input_ids.size()[0];
         let z = Tensor::zeros([b], (Kind::Float, dev));
-        return SeqLogps { sum: z.shallow_clone(), count: z };
+        return Ok(SeqLogps { sum: z.shallow_clone(), count: z });
     }
-    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev));
+    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev))?;
     let per_token = token_logps(&logits, &batch.input_ids);
     let mask = batch.loss_mask.narrow(1, 1, t - 1).to_device(dev).to_kind(Kind::Float);
-    SeqLogps { sum: (per_token * &mask).sum_dim_intlist(1, false, Kind::Float), count: mask.sum_dim_intlist(1, false, Kind::Float) }
+    Ok(SeqLogps { sum: (per_token * &mask).sum_dim_intlist(1, false, Kind::Float), count: mask.sum_dim_intlist(1, false, Kind::Float) })
 }
 
 #[cfg(test)]
@@ -127,10 +129,10 @@ mod tests {
         let (_vs, m) = tiny();
         let (p, r) = (vec![3i64, 4, 5], vec![6i64, 7]);
         let batch = TokenBatch::from_pairs(&[(p.clone(), r.clone()), (vec![9], vec![1, 2, 3, 4, 5, 6])], 0, Device::Cpu);
-        let got = sequence_logps(&m, &batch);
+        let got = sequence_logps(&m, &batch).unwrap();
         // By hand: log_softmax at positions 2 and 3 of the unpadded sequence.
         let ids = Tensor::from_slice(&[3i64, 4, 5, 6, 7]).view([1, 5]);
-        let lp = m.forward(&ids, &ids.ones_like()).log_softmax(-1, Kind::Float);
+        let lp = m.forward(&ids, &ids.ones_like()).unwrap().log_softmax(-1, Kind::Float);
         let want = lp.double_value(&[0, 2, 6]) + lp.double_value(&[0, 3, 7]);
         assert!((got.sum.double_value(&[0]) - want).abs() < 1e-5);
         assert_eq!(Vec::<f32>::try_from(&got.count).unwrap(), vec![2.0, 6.0]);
@@ -142,7 +144,7 @@ mod tests {
     fn gradients_flow_to_the_weights() {
         let (vs, m) = tiny();
         let batch = TokenBatch::from_pairs(&[(vec![1, 2], vec![3, 4])], 0, Device::Cpu);
-        let l = sequence_logps(&m, &batch).mean().sum(Kind::Float).neg();
+        let l = sequence_logps(&m, &batch).unwrap().mean().sum(Kind::Float).neg();
         l.backward();
         let g = vs.variables()["model.embed_tokens.weight"].grad();
         assert!(g.abs().sum(Kind::Float).double_value(&[]) > 0.0);

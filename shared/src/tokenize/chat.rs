@@ -105,7 +105,7 @@ impl ChatTemplate {
             Family::Gemma
         } else {
             return Err(Error::invalid(
-                "tokenizer_config.json: chat_template",
+                "chat_template",
                 "is not a Llama-3, ChatML/Qwen2, Mistral, Zephyr or Gemma template; name one explicitly",
             ));
         };

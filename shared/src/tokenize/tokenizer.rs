@@ -5,7 +5,6 @@
 use super::chat::{ChatTemplate, Message, ResponseSpan};
 use crate::error::{Error, Result};
 use crate::hub::Source;
-use crate::model::LlamaConfig;
 use std::path::Path;
 
 /// A loaded tokenizer with its special tokens and (if known) chat template.
@@ -69,8 +68,10 @@ impl Tokenizer {
                 "is missing; every model folder needs its tokenizer.json (save it with `tokenizer.save_pretrained(dir)` in Python)",
             ));
         }
-        let inner = tokenizers::Tokenizer::from_file(tokenizer_json).map_err(|e| {
-            Error::invalid(tokenizer_json.display().to_string(), format!("is not a readable tokenizer.json ({e})"))
+        let inner = crate::io::guard_parser(tokenizer_json, "tokenizer.json", || {
+            tokenizers::Tokenizer::from_file(tokenizer_json).map_err(|e| {
+                Error::invalid(tokenizer_json.display().to_string(), format!("is not a readable tokenizer.json ({e})"))
+            })
         })?;
         let cfg: serde_json::Value = match tokenizer_config {
             Some(p) => crate::io::read_json(p)?,
@@ -79,12 +80,17 @@ impl Tokenizer {
         let bos = token_str(cfg.get("bos_token"));
         let eos = token_str(cfg.get("eos_token"));
         let pad = token_str(cfg.get("pad_token"));
-        let jinja = match chat_jinja {
-            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),
-            None => template_str(cfg.get("chat_template")),
+        // The template and the file it came from (named in errors).
+        let jinja = match (chat_jinja, tokenizer_config) {
+            (Some(p), _) => Some((std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?, p)),
+            (None, Some(p)) => template_str(cfg.get("chat_template")).map(|j| (j, p)),
+            (None, None) => None,
         };
         let chat = match jinja {
-            Some(j) => Some(ChatTemplate::detect(&j, bos.as_deref().unwrap_or(""), eos.as_deref().unwrap_or(""))?),
+            Some((j, from)) => Some(
+                ChatTemplate::detect(&j, bos.as_deref().unwrap_or(""), eos.as_deref().unwrap_or(""))
+                    .map_err(|e| Error::invalid(from.display().to_string(), e.to_string()))?,
+            ),
             None => None,
         };
         let mut t = Self::from_parts(inner, bos.as_deref(), eos.as_deref(), pad.as_deref(), chat);
@@ -119,16 +125,16 @@ impl Tokenizer {
         self.inner.get_vocab(true).values().max().map(|&m| m as usize + 1).unwrap_or(0)
     }
 
-    /// The model's embedding must have a row for every token id.
-    pub fn check_fits(&self, cfg: &LlamaConfig) -> Result<()> {
+    /// A model's embedding of `vocab_size` rows must have a row for every token id.
+    pub fn check_fits(&self, vocab_size: usize) -> Result<()> {
         let n = self.vocab_size();
-        if n > cfg.vocab_size {
+        if n > vocab_size {
             return Err(Error::invalid(
                 self.origin.clone(),
                 format!(
                     "has token ids up to {} but the model's embedding has only vocab_size = {} rows; the tokenizer does not belong to this model",
                     n - 1,
-                    cfg.vocab_size
+                    vocab_size
                 ),
             ));
         }
@@ -233,15 +239,9 @@ mod tests {
     #[test]
     fn vocab_must_fit_the_embedding() {
         let t = word_tokenizer();
-        let mut cfg: LlamaConfig = serde_json::from_value(serde_json::json!({
-            "model_type": "llama", "vocab_size": 6, "hidden_size": 8, "intermediate_size": 8,
-            "num_hidden_layers": 1, "num_attention_heads": 1, "rms_norm_eps": 1e-6, "max_position_embeddings": 8
-        }))
-        .unwrap();
-        let e = t.check_fits(&cfg).unwrap_err().to_string();
+        let e = t.check_fits(6).unwrap_err().to_string();
         assert!(e.contains("vocab_size = 6") && e.contains("up to 6"), "{e}");
-        cfg.vocab_size = 7;
-        t.check_fits(&cfg).unwrap();
+        t.check_fits(7).unwrap();
     }
 
     #[test]

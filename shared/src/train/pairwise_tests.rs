@@ -40,7 +40,7 @@ fn forward_rows(m: &Llama, ps: &[Pair], idx: &[usize], kl: bool) -> Tensor {
     if kl {
         seqs.extend(idx.iter().map(|&i| (ps[i].prompt.clone(), ps[(i + 1) % ps.len()].chosen.clone())));
     }
-    sequence_logps(m, &TokenBatch::from_pairs(&seqs, 0, m.device())).sum
+    sequence_logps(m, &TokenBatch::from_pairs(&seqs, 0, m.device())).unwrap().sum
 }
 
 fn lens(ps: &[Pair], idx: &[usize], chosen: bool) -> Tensor {

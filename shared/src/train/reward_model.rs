@@ -28,32 +28,32 @@ impl RewardModel {
     }
 
     /// Rewards `[B]` of right-padded `(prompt, response)` rows.
-    pub fn score(&self, seqs: &[(Vec<i64>, Vec<i64>)]) -> Tensor {
+    pub fn score(&self, seqs: &[(Vec<i64>, Vec<i64>)]) -> Result<Tensor> {
         let batch = TokenBatch::from_pairs(seqs, 0, self.model.backbone().device());
         self.model.forward(&batch.input_ids, &batch.attention_mask)
     }
 
     /// `(r_w, r_l)` of pairs, chosen and rejected rows in one forward.
-    pub fn score_pairs(&self, pairs: &[Pair]) -> (Tensor, Tensor) {
+    pub fn score_pairs(&self, pairs: &[Pair]) -> Result<(Tensor, Tensor)> {
         let mut seqs: Vec<_> = pairs.iter().map(|p| (p.prompt.clone(), p.chosen.clone())).collect();
         seqs.extend(pairs.iter().map(|p| (p.prompt.clone(), p.rejected.clone())));
-        let r = self.score(&seqs);
+        let r = self.score(&seqs)?;
         let n = pairs.len() as i64;
-        (r.narrow(0, 0, n), r.narrow(0, n, n))
+        Ok((r.narrow(0, 0, n), r.narrow(0, n, n)))
     }
 
     /// Fraction of pairs with `r_w > r_l`, in micro-batches without gradients.
-    pub fn accuracy(&self, pairs: &[Pair], micro: usize) -> f64 {
+    pub fn accuracy(&self, pairs: &[Pair], micro: usize) -> Result<f64> {
         if pairs.is_empty() {
-            return f64::NAN;
+            return Ok(f64::NAN);
         }
         let correct: f64 = tch::no_grad(|| {
             pairs.chunks(micro.max(1)).map(|c| {
-                let (w, l) = self.score_pairs(c);
-                w.gt_tensor(&l).to_kind(Kind::Double).sum(Kind::Double).double_value(&[])
-            }).sum()
-        });
-        correct / pairs.len() as f64
+                let (w, l) = self.score_pairs(c)?;
+                Ok(w.gt_tensor(&l).to_kind(Kind::Double).sum(Kind::Double).double_value(&[]))
+            }).sum::<Result<f64>>()
+        })?;
+        Ok(correct / pairs.len() as f64)
     }
 }
 
@@ -96,7 +96,7 @@ impl Step for RewardStep<'_> {
     }
     fn micro_batch(&mut self, idx: &[usize], batch: &BatchTotals) -> Result<MicroOut> {
         let ps: Vec<Pair> = idx.iter().map(|&i| self.train[i].clone()).collect();
-        let (w, l) = self.rm.score_pairs(&ps);
+        let (w, l) = self.rm.score_pairs(&ps)?;
         let per_pair = -(&w - &l).log_sigmoid(); // Bradley–Terry (Ouyang et al. 2022, Eq. 1)
         if per_pair.detach().isfinite().logical_not().any().int64_value(&[]) != 0 {
             return Err(Error::invalid("reward trainer", "non-finite reward: lower the lr"));
@@ -108,7 +108,7 @@ impl Step for RewardStep<'_> {
         vec!["heldout_accuracy".into()]
     }
     fn evaluate(&mut self) -> Result<Vec<f64>> {
-        Ok(vec![self.rm.accuracy(&self.heldout, self.micro)])
+        Ok(vec![self.rm.accuracy(&self.heldout, self.micro)?])
     }
 }
 
@@ -139,7 +139,7 @@ mod tests {
         let mk = |i: i64| Pair { prompt: vec![1, 2 + i % 5], chosen: vec![10 + i % 9, 7], rejected: vec![10 + (i + 3) % 9, 8] };
         let train_pairs: Vec<Pair> = (0..24).map(mk).collect();
         let heldout: Vec<Pair> = (100..112).map(mk).collect();
-        let before = rm.accuracy(&heldout, 4);
+        let before = rm.accuracy(&heldout, 4).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut rc = RewardConfig::new(8, 4, crate::train::schedule::Schedule::cosine(2e-2, 0.1)).truncating(16, 8);
         (rc.epochs, rc.seed) = (6, 1);

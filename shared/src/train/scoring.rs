@@ -42,12 +42,12 @@ pub fn score(model: &Llama, data: &[Example], idx: &[usize], k: usize, token_lev
     let batch = TokenBatch::from_pairs(&rows(data, idx, k), pad, model.device());
     let lens = lengths(data, idx, k).to_device(model.device());
     if !token_level {
-        let seq = by_example(&sequence_logps(model, &batch).sum, b, kk);
+        let seq = by_example(&sequence_logps(model, &batch)?.sum, b, kk);
         return Ok(ExampleLogps { seq, lens, tokens: None, mask: None });
     }
     let dev = model.device();
     let t = batch.input_ids.size()[1];
-    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev));
+    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev))?;
     let per_token = token_logps(&logits, &batch.input_ids); // [R, t-1]: position p predicts token p+1
     // Response token j of row r sits at position plen_r + j, predicted at shifted position plen_r - 1 + j.
     let tmax = idx.iter().map(|&i| data[i].responses[..k].iter().map(Vec::len).max().unwrap_or(0)).max().unwrap_or(0);

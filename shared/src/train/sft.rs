@@ -66,10 +66,10 @@ pub fn nll_of(token_lp: &Tensor, loss_mask: &Tensor) -> (Tensor, Tensor) {
 }
 
 /// Masked next-token NLL of a batch: (Σ NLL over response tokens, number of response tokens).
-pub fn masked_nll(model: &Llama, batch: &TokenBatch) -> (Tensor, Tensor) {
+pub fn masked_nll(model: &Llama, batch: &TokenBatch) -> Result<(Tensor, Tensor)> {
     let dev = model.device();
-    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev));
-    nll_of(&token_logps(&logits, &batch.input_ids), &batch.loss_mask)
+    let logits = model.forward(&batch.input_ids.to_device(dev), &batch.attention_mask.to_device(dev))?;
+    Ok(nll_of(&token_logps(&logits, &batch.input_ids), &batch.loss_mask))
 }
 
 /// One micro-batch's share of the batch loss under `norm`: `nll` is the micro-batch's summed
@@ -124,7 +124,7 @@ impl Step for SftStep<'_> {
     fn micro_batch(&mut self, idx: &[usize], batch: &BatchTotals) -> Result<MicroOut> {
         let rows: Vec<(Vec<i64>, Vec<i64>)> = idx.iter().map(|&i| (self.data[i].prompt.clone(), self.data[i].response.clone())).collect();
         let tb = TokenBatch::from_pairs(&rows, self.pad, self.model.device());
-        let (nll, count) = masked_nll(self.model, &tb);
+        let (nll, count) = masked_nll(self.model, &tb)?;
         Ok(MicroOut { loss: micro_loss(nll, &count, self.norm, batch), metric_sums: vec![] })
     }
 }

@@ -108,8 +108,8 @@ pub fn train_on_judge<R: Rng>(
     let summary = reward_model::train(&rm, &mut vs, &train, &held, &cfg.train, out_dir)?;
     let micro = cfg.train.micro_batch;
     Ok(JudgeRm {
-        heldout_judge_agreement: 100.0 * rm.accuracy(&held, micro),
-        heldout_oracle_agreement: 100.0 * rm.accuracy(&held_oracle, micro),
+        heldout_judge_agreement: 100.0 * rm.accuracy(&held, micro)?,
+        heldout_oracle_agreement: 100.0 * rm.accuracy(&held_oracle, micro)?,
         vs,
         rm,
         summary,
@@ -141,7 +141,7 @@ impl JudgeRm {
     pub fn score(&self, tok: &WorldTokenizer, x: &Prompt, ys: &[String]) -> Result<Vec<f64>> {
         let p = tok.encode_prompt(&x.text())?;
         let seqs: Vec<(Vec<i64>, Vec<i64>)> = ys.iter().map(|y| Ok((p.clone(), tok.encode_response(y)?))).collect::<Result<_>>()?;
-        let r = tch::no_grad(|| self.rm.score(&seqs)).to_kind(Kind::Double);
+        let r = tch::no_grad(|| self.rm.score(&seqs))?.to_kind(Kind::Double);
         let out: Vec<f64> = Vec::<f64>::try_from(&r).map_err(|e| Error::Other(format!("reading rewards: {e}")))?;
         if let Some(i) = out.iter().position(|v| !v.is_finite()) {
             return Err(Error::invalid("reward model", format!("non-finite reward for sample {i} of prompt {:?}", x.text())));
