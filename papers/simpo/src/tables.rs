@@ -7,7 +7,7 @@
 //! (Table 4 LC, Table 5).
 
 use crate::pipeline::{MethodResult, Outcome};
-use shared::plot::{bar_chart, save_svg, Series};
+use shared::plot::{bar_chart, save_svg, Bars, Estimate, Labels};
 use shared::report::{Cell, RunInfo, Table};
 use shared::stats::{Bootstrap, Claims, Direction, Interval, Numbers, Records};
 use shared::world::alpaca::{headline_diff, mean_diff, push_numbers, Headline, PER_PROMPT_METRICS};
@@ -223,7 +223,15 @@ pub fn pairs_table(o: &Outcome) -> Table {
     t
 }
 
-/// LC (or raw) win rate per method and setup as a bar chart.
+/// The headline with its 95% interval (normal, from the standard error over prompts).
+fn headline_estimate(r: &shared::world::alpaca::EvalRow) -> Estimate {
+    match (r.lc_win_rate, r.lc_win_rate_se) {
+        (Some(lc), Some(se)) => Estimate::normal(lc, se),
+        _ => Estimate::normal(r.win_rate, r.win_rate_se),
+    }
+}
+
+/// LC (or raw) win rate per method and setup as a bar chart, with 95% intervals over prompts.
 pub fn plot(o: &Outcome, path: &Path) -> shared::Result<()> {
     let mut labels: Vec<String> = vec!["SFT".into()];
     for r in &o.results {
@@ -231,21 +239,21 @@ pub fn plot(o: &Outcome, path: &Path) -> shared::Result<()> {
             labels.push(r.method.clone());
         }
     }
-    let series: Vec<Series> = o
+    let series: Vec<Bars> = o
         .setups
         .iter()
-        .map(|s| Series {
+        .map(|s| Bars {
             name: s.name.clone(),
             values: labels
                 .iter()
-                .map(|l| if l == "SFT" { Some(headline(&o.sft)) } else { o.results.iter().find(|r| &r.method == l && r.setup == s.name).map(|r| headline(&r.eval)) })
+                .map(|l| if l == "SFT" { Some(headline_estimate(&o.sft)) } else { o.results.iter().find(|r| &r.method == l && r.setup == s.name).map(|r| headline_estimate(&r.eval)) })
                 .collect(),
-            errors: None,
         })
         .collect();
     let lc = o.sft.lc_win_rate.is_some();
-    let title = if lc { "SimPO in miniature: LC win rate vs the fixed baseline" } else { "SimPO in miniature: judge win rate vs the fixed baseline" };
-    save_svg(path, &bar_chart(title, if lc { "LC win rate (%)" } else { "win rate (%)" }, &labels, &series))
+    let title = if lc { "SimPO in miniature: LC win rate vs the fixed baseline (95% intervals over prompts)" } else { "SimPO in miniature: judge win rate vs the fixed baseline (95% intervals over prompts)" };
+    let x = if lc { "LC win rate (%)" } else { "win rate (%)" };
+    save_svg(path, &bar_chart(&Labels { title, x, y: "method" }, &labels, &series)?)
 }
 
 /// Write every result file atomically (the tables as CSV + Markdown, the per-prompt records behind

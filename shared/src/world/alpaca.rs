@@ -29,8 +29,9 @@ pub struct EvalRow {
     /// Mean judge preference for the model over the baseline, in percent.
     pub win_rate: f64,
     pub win_rate_se: f64,
-    /// Length-controlled win rate; `None` until the LC GLM is wired in.
+    /// Length-controlled win rate and its standard error; `None` when the LC GLM cannot be fitted.
     pub lc_win_rate: Option<f64>,
+    pub lc_win_rate_se: Option<f64>,
     pub avg_len: f64,
     /// Per-prompt judge preferences in [0, 1] (the LC GLM's input).
     pub preferences: Vec<f64>,
@@ -108,13 +109,15 @@ impl MiniAlpacaEval {
             prefs.push(p);
         }
         let (wr, se) = mean_and_se(&prefs);
+        let lc = length_controlled_win_rate(&prefs, &delta_len);
         Ok(EvalRow {
             model: model.to_string(),
             oracle: oracle / n,
             accuracy: correct / n,
             win_rate: 100.0 * wr,
             win_rate_se: 100.0 * se,
-            lc_win_rate: length_controlled_win_rate(&prefs, &delta_len),
+            lc_win_rate: lc.map(|l| l.0),
+            lc_win_rate_se: lc.map(|l| l.1),
             avg_len: len / n,
             preferences: prefs,
             oracle_scores: scores,
@@ -141,12 +144,13 @@ impl MiniAlpacaEval {
 /// length-and-bias form: every prompt of the miniature is equally hard by construction, so there
 /// is no difficulty term, and no gamed baselines are judged, so the length slope is not
 /// regularised toward them. LC = 100 σ(w_bias): the win rate at zero length difference.
-/// `None` when the fit fails (too few prompts for the cross-validation folds).
-pub fn length_controlled_win_rate(prefs: &[f64], delta_len: &[f64]) -> Option<f64> {
+/// Returns (LC, its standard error), `None` when the fit fails (too few prompts for the
+/// cross-validation folds).
+pub fn length_controlled_win_rate(prefs: &[f64], delta_len: &[f64]) -> Option<(f64, f64)> {
     use crate::eval::lc_glm::{length_controlled, LcOptions, Variant};
     let y: Vec<Option<f64>> = prefs.iter().map(|&p| Some(p)).collect();
     let opt = LcOptions { variant: Variant::Minimal, ..LcOptions::default() };
-    length_controlled(&y, delta_len, &[], &[], &opt).ok().map(|r| r.lc_win_rate)
+    length_controlled(&y, delta_len, &[], &[], &opt).ok().map(|r| (r.lc_win_rate, r.lc_standard_error))
 }
 
 /// The regularisation strength C that the LC GLM's cross-validation picks on these per-prompt
