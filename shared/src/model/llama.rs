@@ -597,6 +597,20 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_keeps_the_dtype_and_the_numbers() {
+        let (mut vs, m) = tiny("llama", false);
+        vs.bfloat16();
+        let (copy_vs, copy) = m.copy_with(&vs).unwrap();
+        for (name, t) in copy_vs.variables() {
+            assert_eq!(t.kind(), Kind::BFloat16, "{name}");
+            assert!(t.equal(&vs.variables()[&name]), "{name}");
+        }
+        let ids = Tensor::from_slice(&[1i64, 2, 3]).view([1, 3]);
+        assert!(m.forward(&ids, &ids.ones_like()).equal(&copy.forward(&ids, &ids.ones_like())));
+        assert_eq!(float_kind(&copy_vs), Some(Kind::BFloat16));
+    }
+
+    #[test]
     fn out_of_vocab_ids_are_an_error() {
         let (_vs, m) = tiny("llama", false);
         let e = m.check_ids(&Tensor::from_slice(&[1i64, 50])).unwrap_err().to_string();
