@@ -19,9 +19,17 @@ struct Args {
     /// Paper scale: a setting (file stem in configs/paper/) or the path of a config TOML.
     #[arg(long, default_value = "llama3-instruct")]
     setting: String,
-    /// Paper scale: the objective to train, `simpo` or `dpo` (β = 0.01, the start model as reference).
+    /// Paper scale: the objective to train, `simpo` or `dpo` (the setting's `[dpo]` β and learning
+    /// rate, the start model as reference).
     #[arg(long, default_value = "simpo")]
     method: String,
+    /// Paper scale: train LoRA adapters of this rank on every projection (frozen base) instead of
+    /// every weight; saved in PEFT's layout beside the merged model.
+    #[arg(long)]
+    lora: Option<usize>,
+    /// Paper scale: LoRA's alpha (default 2 × rank).
+    #[arg(long)]
+    lora_alpha: Option<f64>,
     /// Paper scale: train on the first N pairs only.
     #[arg(long)]
     max_pairs: Option<usize>,
@@ -115,7 +123,8 @@ fn paper_scale(args: &Args) -> Result<()> {
     let device = shared::device::resolve(&a.device)?;
     let stem = Path::new(&args.setting).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let run_dir = repo_root().join("runs/simpo/paper").join(format!("{stem}-{}", args.method));
-    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, ..Default::default() };
+    let lora = args.lora.map(|r| shared::model::LoraConfig::all_projections(r, args.lora_alpha.unwrap_or(2.0 * r as f64)));
+    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, lora, ..Default::default() };
     println!("== SimPO paper scale: {} ({}), {} on {}", cfg.setting, cfg.model, args.method, a.device);
     let summary = paper::run(&cfg, device, &run_dir, &opts)?;
     let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/simpo/paper"));
