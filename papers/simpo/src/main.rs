@@ -39,6 +39,10 @@ struct Args {
     /// Paper scale: generate AlpacaEval-format outputs for the first N of the 805 instructions.
     #[arg(long)]
     generate: Option<usize>,
+    /// Paper scale: write the setting as a TRL + accelerate + DeepSpeed recipe into this folder
+    /// instead of training (`cargo xtask export simpo --setting <name>`).
+    #[arg(long)]
+    export: Option<PathBuf>,
 }
 
 fn main() {
@@ -111,6 +115,13 @@ fn paper_scale(args: &Args) -> Result<()> {
             .map(|(_, c)| c.clone())
             .with_context(|| format!("--setting {:?} is not one of {names:?} (or a config file)", args.setting))?
     };
+    if let Some(dir) = &args.export {
+        let opts = PaperRunOptions { max_pairs: args.max_pairs, max_steps: args.max_steps, ..Default::default() };
+        let summary = simpo::export::export(&cfg, dir, &opts)?;
+        println!("exported {} ({} pairs) to {}: {}", cfg.setting, summary.pairs, dir.display(), summary.recipes.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        println!("train with: {}/launch.sh simpo   (see {}/README.md)", dir.display(), dir.display());
+        return Ok(());
+    }
     let method = match args.method.as_str() {
         "simpo" => Method::Simpo,
         "dpo" => Method::Dpo,
