@@ -49,6 +49,18 @@ class StepLog(TrainerCallback):
                 f.write(json.dumps(row) + "\n")
 
 
+class StopAfter(TrainerCallback):
+    """Stops after `steps` optimiser steps while the schedule still spans the whole run (the Rust
+    trainer's `max_steps`; Hugging Face's own `max_steps` would shorten the schedule too)."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.steps:
+            control.should_training_stop = True
+
+
 def load_pairs(recipe, base, out):
     # An on-disk dataset (cached under the output folder), so that every process of a distributed
     # run finds the same cache files (DPO's precomputed reference log-probs are cached there).
@@ -76,7 +88,6 @@ def common_args(recipe, out):
         # transformers 5: a float below 1 is a ratio, ceil(ratio · total steps) warm-up steps.
         warmup_steps=recipe["warmup_ratio"],
         num_train_epochs=recipe["num_train_epochs"],
-        max_steps=recipe.get("max_steps") or -1,
         per_device_train_batch_size=recipe["per_device_train_batch_size"],
         gradient_accumulation_steps=accumulation(recipe),
         optim="adamw_torch",
@@ -165,6 +176,8 @@ def run(recipe_path):
     make = {"simpo": simpo_trainer, "dpo": dpo_trainer}[recipe["method"]]
     trainer = make(recipe, model, tok, data, out)
     trainer.add_callback(StepLog(os.path.join(out, "metrics.jsonl")))
+    if recipe.get("stop_after_steps"):
+        trainer.add_callback(StopAfter(recipe["stop_after_steps"]))
     trainer.train()
     if recipe.get("save_model", True):
         trainer.save_model(out)

@@ -65,7 +65,8 @@ pub struct Recipe {
     pub lr_scheduler_type: String,
     pub warmup_ratio: f64,
     pub num_train_epochs: usize,
-    pub max_steps: Option<u64>,
+    /// Stop after this many optimiser steps; the schedule still spans the whole run.
+    pub stop_after_steps: Option<u64>,
     pub max_pairs: Option<usize>,
     /// Pairs per optimiser step over all processes (the paper's 128).
     pub global_batch: usize,
@@ -109,7 +110,7 @@ impl Recipe {
             .into(),
             warmup_ratio: p.schedule.warmup_ratio,
             num_train_epochs: p.epochs,
-            max_steps: p.max_steps,
+            stop_after_steps: p.max_steps,
             max_pairs: opts.max_pairs,
             global_batch: p.batch_size,
             per_device_train_batch_size: p.micro_batch,
@@ -209,7 +210,7 @@ cd \"$(dirname \"$0\")\"
 method=${{1:?usage: ./launch.sh simpo|dpo [gpu|cpu2|one]}}
 case \"${{2:-gpu}}\" in
   gpu)  exec accelerate launch --config_file accelerate/deepspeed_zero3.yaml train.py \"recipe-$method.json\" ;;
-  cpu2) exec torchrun --nproc_per_node 2 train.py \"recipe-$method.json\" ;;
+  cpu2) exec torchrun --standalone --nproc_per_node 2 train.py \"recipe-$method.json\" ;;
   one)  exec python train.py \"recipe-$method.json\" ;;
   *)    echo \"unknown mode $2\" >&2; exit 2 ;;
 esac
