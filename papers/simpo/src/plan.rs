@@ -188,8 +188,15 @@ pub fn layer_bytes_per_token(shape: &ModelShape, t: u64) -> f64 {
 /// (chosen + rejected of the micro-batch) of `seq` tokens, every token counted as a response
 /// token for the logits (the worst case a batch can hit).
 pub fn single_gpu(shape: &ModelShape, mode: Mode, rows: u64, seq: u64) -> Memory {
+    single_gpu_with(shape, mode, rows, seq, seq)
+}
+
+/// [`single_gpu`] with `response` of each row's `seq` tokens carrying log-probs (the logits are
+/// computed there only).
+pub fn single_gpu_with(shape: &ModelShape, mode: Mode, rows: u64, seq: u64, response: u64) -> Memory {
     let n = shape.params() as f64;
     let tokens = (rows * seq) as f64;
+    let logit_rows = (rows * response.min(seq)) as f64;
     let state = match mode {
         Mode::Full | Mode::FullCheckpointed => n * OURS_BF16_BYTES_PER_PARAM,
         Mode::Lora(r) | Mode::LoraCheckpointed(r) => n * FROZEN_BF16_BYTES_PER_PARAM + shape.lora_params(r) as f64 * OURS_BF16_BYTES_PER_PARAM,
@@ -200,13 +207,13 @@ pub fn single_gpu(shape: &ModelShape, mode: Mode, rows: u64, seq: u64) -> Memory
     let (activations, logits) = if mode.checkpointed() {
         // Layer inputs, one layer recomputed, its input/output gradients; one logit chunk of at
         // most 2^28 values (f32 logits, their bf16 source and the gradient: 10 bytes per value).
-        let chunk = (tokens * vocab).min((1u64 << 28) as f64);
+        let chunk = (logit_rows * vocab).min((1u64 << 28) as f64);
         (shape.layers as f64 * hidden_bf16 + per_layer + 2.0 * hidden_bf16, chunk * 10.0)
     } else {
         // Every layer's activations; f32 logits kept for the backward pass, plus one chunk's
         // transient bf16 copy and exponentials.
-        let chunk = (tokens * vocab).min((1u64 << 28) as f64);
-        (shape.layers as f64 * per_layer + hidden_bf16, tokens * vocab * 4.0 + chunk * 6.0)
+        let chunk = (logit_rows * vocab).min((1u64 << 28) as f64);
+        (shape.layers as f64 * per_layer + hidden_bf16, logit_rows * vocab * 4.0 + chunk * 6.0)
     };
     Memory { state: state / GIB, activations: activations / GIB, logits: logits / GIB, overhead: OVERHEAD_GIB }
 }
