@@ -596,7 +596,7 @@ mod tests {
         }
         // The "runs with this build" cell says what is true: Gemma-2 fits only with gradient
         // checkpointing, which the pairwise trainer does not call yet; Llama-3 fits with LoRA alone.
-        let row = |n: &str| s.lines().filter(|l| l.starts_with(&format!("| {n} |"))).next_back().unwrap().to_string();
+        let row = |n: &str| s.lines().rfind(|l| l.starts_with(&format!("| {n} |"))).unwrap().to_string();
         assert!(row("gemma2-9b-it").contains("| no: every fitting mode needs gradient checkpointing"), "{}", row("gemma2-9b-it"));
         assert!(row("llama3-instruct").contains("| yes: LoRA r=16 (1 pair)"), "{}", row("llama3-instruct"));
     }
