@@ -27,6 +27,10 @@ struct Args {
     /// every weight; saved in PEFT's layout beside the merged model.
     #[arg(long)]
     lora: Option<usize>,
+    /// Paper scale: pairs per forward pass (default: the paper's per-device batch, 2); the global
+    /// batch is kept by accumulating more micro-batches.
+    #[arg(long)]
+    micro_batch: Option<usize>,
     /// Paper scale: LoRA's alpha (default 2 × rank).
     #[arg(long)]
     lora_alpha: Option<f64>,
@@ -135,7 +139,7 @@ fn paper_scale(args: &Args) -> Result<()> {
     let stem = Path::new(&args.setting).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let run_dir = repo_root().join("runs/simpo/paper").join(format!("{stem}-{}", args.method));
     let lora = args.lora.map(|r| shared::model::LoraConfig::all_projections(r, args.lora_alpha.unwrap_or(2.0 * r as f64)));
-    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, lora, ..Default::default() };
+    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, lora, micro_batch: args.micro_batch, ..Default::default() };
     println!("== SimPO paper scale: {} ({}), {} on {}", cfg.setting, cfg.model, args.method, a.device);
     let summary = paper::run(&cfg, device, &run_dir, &opts)?;
     let out = a.out.clone().unwrap_or_else(|| repo_root().join("results/simpo/paper"));
