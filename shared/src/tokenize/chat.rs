@@ -333,7 +333,8 @@ mod tests {
     fn simpo_mistral_strips_folds_and_has_no_bos() {
         let t = ChatTemplate::from_name("mistral-simpo", "<s>", "</s>").unwrap();
         let msgs = vec![Message::system(" Be brief. "), Message::user("  Hi there \n"), Message::assistant("\n Hello! "), Message::user(" 2+2?")];
-        assert_eq!(t.render(&msgs, false).unwrap(), "[INST] Be brief.\n\nHi there [/INST] Hello! </s>[INST] 2+2? [/INST]");
+        // strip() applies to system + "\n\n" + user as a whole: the user text's own leading spaces stay.
+        assert_eq!(t.render(&msgs, false).unwrap(), "[INST] Be brief.\n\n  Hi there [/INST] Hello! </s>[INST] 2+2? [/INST]");
         // An empty system turn leaves no trace: the folded "\n\n" is stripped away.
         let mut with_empty = vec![Message::user(" Hi ")];
         t.maybe_insert_system_message(&mut with_empty);
