@@ -20,17 +20,20 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> (String, String) {
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
     let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/simpo/configs/smoke.toml", config_toml: &cfg_text };
+    let records = stats::seeds::gather(&[0], |_| tables::per_prompt(&o)).unwrap();
     let t0 = std::time::Instant::now();
-    tables::save_all(&o, &out, &info).unwrap();
+    tables::save_all(std::slice::from_ref(&o), &records, &out, &info).unwrap();
     eprintln!("tables, claims and numbers written in {:.1} s", t0.elapsed().as_secs_f64());
     for f in ["table4_mini.csv", "table4_mini.md", "table5_ablation_mini.md", "claims.md", "pairs.csv", "lc_winrate.svg", "run.md", "numbers.csv", "table4_mini.per_prompt.csv"] {
         assert!(out.join(f).exists(), "{f} written");
     }
     // The claims are in the ledger format, decided from the per-prompt records; the numbers parse.
     let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
-    assert!(claims.iter().any(|c| c.id == "base/simpo-vs-dpo-lc" && c.lo.is_some() && c.seeds == [0] && c.prompts == Some(cfg.eval_prompts.unwrap())));
+    // Repeated evaluation prompts are one unit: the claims count distinct prompts.
+    let distinct = o.prompt_ids.iter().filter(|(_, earlier)| *earlier == 0).count();
+    assert!(claims.iter().any(|c| c.id == "base/simpo-vs-dpo-lc" && c.lo.is_some() && c.seeds == [0] && c.prompts == Some(distinct)));
     let records = stats::Records::load(&out, "table4_mini").unwrap();
-    assert_eq!(records.rows.len(), cfg.eval_prompts.unwrap() * (1 + o.results.len()));
+    assert_eq!(records.rows.len(), cfg.eval_prompts.unwrap() * cfg.eval_samples * (1 + o.results.len()));
     stats::Numbers::load(&out.join("numbers.csv")).unwrap();
     // Every method of the config has a row in each setup.
     assert_eq!(o.results.len(), cfg.methods.len() * cfg.setups.len());

@@ -45,6 +45,12 @@ impl Libtorch {
         if let Some(py) = &self.python {
             env.push(("REPRO_PYTHON".into(), py.display().to_string()));
         }
+        // libtorch's OpenMP threads spin between parallel regions by default; on a CPU shared with
+        // other jobs the spinning threads starve each other (SimPO's mini evaluation ran 6 times
+        // slower on the shared 2-core box). Sleeping instead changes no result, only the waiting.
+        if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+            env.push(("OMP_WAIT_POLICY".into(), "PASSIVE".into()));
+        }
         env
     }
 }
@@ -275,5 +281,8 @@ mod tests {
         assert_eq!(env["LIBTORCH"], "/opt/torch");
         assert_eq!(env["LIBTORCH_CXX11_ABI"], "1");
         assert!(env["LD_LIBRARY_PATH"].starts_with("/opt/torch/lib"));
+        if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+            assert_eq!(env["OMP_WAIT_POLICY"], "PASSIVE");
+        }
     }
 }

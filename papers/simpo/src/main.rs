@@ -69,39 +69,58 @@ fn run(args: Args) -> Result<()> {
     let cfg = MiniConfig::load(&cfg_path)?;
     let cfg_text = toml::to_string(&cfg)?;
     let seeds = a.seed_list()?;
-    if seeds.len() > 1 {
-        anyhow::bail!("--seeds {}: this pipeline runs one seed at a time so far (tables pooled over seeds are not implemented yet); run --seed S for each seed", seeds.len());
-    }
     let out = a.results_dir(&repo_root(), "simpo")?;
-    println!("== SimPO, {} scale, seed {}; config {}:\n{cfg_text}", a.scale.name(), a.seed, cfg_path.display());
+    let described = shared::stats::seeds::describe(&seeds);
+    println!("== SimPO, {} scale, seed{} {described}; config {}:\n{cfg_text}", a.scale.name(), if seeds.len() > 1 { "s" } else { "" }, cfg_path.display());
     if a.dry_run {
         let runs = cfg.methods.iter().map(|m| m.lrs.len()).sum::<usize>() * cfg.setups.len();
-        println!("plan: SFT base (cached), {} setups, {} training runs, each evaluated on the validation prompts; the selected model of each method on the mini AlpacaEval", cfg.setups.len(), runs);
+        let models = 1 + cfg.methods.len() * cfg.setups.len();
+        println!(
+            "plan, per seed ({} seed(s)): SFT base (cached per seed), {} setups, {runs} training runs, each evaluated on the {} validation prompts; the selected model of each method and the SFT base ({models} models) on the mini AlpacaEval, {} prompts × {} sample(s)",
+            seeds.len(),
+            cfg.setups.len(),
+            cfg.val_prompts,
+            cfg.eval_prompts.map_or("300".to_string(), |n| n.to_string()),
+            cfg.eval_samples
+        );
         return Ok(());
     }
     let threads = a.threads.unwrap_or(cfg.threads);
     shared::device::set_threads(threads);
-    shared::device::seed_torch(a.seed);
     let device = shared::device::resolve(&a.device)?;
     let run_root = std::env::var("REPRO_RUNS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("runs")).join("simpo").join(a.scale.name());
 
-    let o = pipeline::run(&cfg, a.scale, a.seed, device, &run_root)?;
+    // One whole pipeline per seed (its own SFT base, pairs, training, sampling), the per-prompt
+    // records joined; every table and claim is pooled over the seeds.
+    let started = std::time::Instant::now();
+    let mut runs = vec![];
+    let records = shared::stats::seeds::gather(&seeds, |seed| -> Result<shared::stats::Records> {
+        shared::device::seed_torch(seed);
+        let o = pipeline::run(&cfg, a.scale, seed, device, &run_root.join(format!("seed-{seed}")))?;
+        eprintln!("==> seed {seed}: SFT base {}; {:.1} min", if o.base_trained { "trained now" } else { "loaded from the cache" }, o.seconds / 60.0);
+        let r = tables::per_prompt(&o)?;
+        runs.push(o);
+        Ok(r)
+    })?;
 
     let config_path = shared::report::relative_display(&cfg_path, &repo_root());
     let info = shared::report::RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
-    let claims = tables::save_all(&o, &out, &info).context("writing the results")?;
+    let t0 = std::time::Instant::now();
+    let (claims, analysis) = tables::save_all(&runs, &records, &out, &info).context("writing the results")?;
+    eprintln!("==> tables, claims and intervals in {:.1} s", t0.elapsed().as_secs_f64());
     match a.data.clone().or_else(shared::io::data_root) {
         Some(root) => leaderboard::leaderboard_table(&root)?.save(&out, "leaderboard_check")?,
         None => eprintln!("note: no AlpacaEval data (run `cargo xtask fetch simpo`); leaderboard check skipped"),
     }
 
     println!("\n{}", claims.to_markdown());
-    println!(
-        "SFT base {}; total {:.1} min; tables in {}",
-        if o.base_trained { "trained now" } else { "loaded from the cache" },
-        o.seconds / 60.0,
-        out.display()
-    );
+    for (setup, hw) in tables::simpo_dpo_half_widths(&analysis) {
+        println!("SimPO − DPO ({}), {setup}: 95% interval half-width {hw:.2} points", analysis.headline.name());
+    }
+    if seeds.len() == 1 {
+        println!("(one seed: its intervals cover prompts and samples, not training runs; the committed tables pool seeds 0, 1, 2: `cargo xtask reproduce simpo --seeds 3`)");
+    }
+    println!("seeds {described}; total {:.1} min; tables in {}", started.elapsed().as_secs_f64() / 60.0, out.display());
     Ok(())
 }
 

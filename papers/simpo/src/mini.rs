@@ -16,9 +16,16 @@ pub struct MiniConfig {
     pub train_prompts: usize,
     /// Held-out prompts on which each method's learning rate is chosen (never the evaluation set).
     pub val_prompts: usize,
-    /// Evaluation prompts used from the fixed mini AlpacaEval (all of them when absent).
+    /// Evaluation prompts of the fixed mini AlpacaEval: absent = the world's standard 300; fewer
+    /// = its first ones; more = the same fixed stream of held-out prompts continued (the first 300
+    /// unchanged). Small families repeat prompts; a repeat counts as another response to the
+    /// same prompt, not as a new prompt.
     #[serde(default)]
     pub eval_prompts: Option<usize>,
+    /// Responses sampled per evaluation prompt for every model (each sample its own decoding
+    /// stream); the claims' intervals resample prompts with all their samples.
+    #[serde(default = "one")]
+    pub eval_samples: usize,
     /// Which setups to run: "base" (off-policy demonstration pairs) and/or "instruct" (on-policy).
     pub setups: Vec<String>,
     pub offpolicy: OffPolicy,
@@ -63,6 +70,10 @@ pub struct Decode {
     pub batch: usize,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let cfg: MiniConfig = shared::io::read_toml(path)?;
@@ -91,6 +102,9 @@ impl MiniConfig {
         }
         if self.train_prompts == 0 || self.val_prompts == 0 {
             bail!("train_prompts and val_prompts must be ≥ 1");
+        }
+        if self.eval_prompts == Some(0) || self.eval_samples == 0 {
+            bail!("eval_prompts and eval_samples must be ≥ 1");
         }
         Ok(())
     }

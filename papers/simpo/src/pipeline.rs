@@ -8,8 +8,10 @@
 //!    and noisy, as GPT-4 and PairRM are), chosen = best, rejected = worst, flat groups dropped;
 //! 3. every method trained from the same base on the same pairs, each learning rate of its grid,
 //!    the best chosen by the judge's win rate on held-out validation prompts;
-//! 4. the chosen model of each method evaluated on the mini AlpacaEval;
-//! 5. tables, claims and a plot in `results/simpo/`.
+//! 4. the chosen model of each method evaluated on the mini AlpacaEval, `eval_samples` responses
+//!    per prompt (each drawn with its own decoding stream);
+//! 5. tables, claims and a plot in `results/simpo/` ([`crate::tables`]), pooled over every seed
+//!    run (`--seeds N`: this whole list once per seed, each with its own SFT base).
 
 use crate::methods::Method;
 use crate::mini::MiniConfig;
@@ -22,7 +24,9 @@ use shared::train::pairwise::{self, Pair, PairwiseConfig};
 use shared::world::alpaca::{EvalRow, MiniAlpacaEval};
 use shared::world::base::{self, Base};
 use shared::world::policy::{decoding, sample_texts, MAX_RESPONSE_TOKENS};
-use shared::world::{demos, rng, Prompt, World};
+use shared::world::{demos, rng, Prompt, World, WorldConfig};
+use rand::Rng;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::nn::VarStore;
@@ -54,16 +58,23 @@ pub struct MethodResult {
     pub ablation: bool,
     pub lr: f64,
     pub val_win_rate: f64,
-    pub eval: EvalRow,
+    /// The mini AlpacaEval of the selected model: one row per sample (`eval_samples`).
+    pub evals: Vec<EvalRow>,
     pub train_seconds: f64,
     /// Forward passes of the whole run: policy micro-batches + reference pass (if any).
     pub forward_passes: u64,
 }
 
+/// One seed's whole run.
 pub struct Outcome {
-    pub sft: EvalRow,
+    pub seed: u64,
+    /// The SFT base on the mini AlpacaEval, one row per sample.
+    pub sft: Vec<EvalRow>,
     pub setups: Vec<Setup>,
     pub results: Vec<MethodResult>,
+    /// Per evaluation prompt (in benchmark order): its id and how many times the same prompt
+    /// came earlier ([`prompt_ids`]).
+    pub prompt_ids: Vec<(String, u32)>,
     pub base_trained: bool,
     pub seconds: f64,
 }
@@ -86,11 +97,8 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
     let started = Instant::now();
     let (world, base) = base::world_and_base(scale, seed, device)?;
     let base_trained = base.trained;
-    let mut bench = MiniAlpacaEval::new(&world);
-    if let Some(n) = cfg.eval_prompts {
-        bench.prompts.truncate(n);
-        bench.baseline.truncate(n);
-    }
+    let bench = benchmark(&world, cfg.eval_prompts)?;
+    let prompt_ids = prompt_ids(&bench.prompts);
     let mut prompts = world.train_prompts(cfg.train_prompts + cfg.val_prompts, &mut rng(seed, "simpo-prompts"));
     let val = prompts.split_off(cfg.train_prompts);
     let val_baseline = world.baseline_outputs(&val);
@@ -113,7 +121,43 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
         }
         setups.push(setup);
     }
-    Ok(Outcome { sft, setups, results, base_trained, seconds: started.elapsed().as_secs_f64() })
+    Ok(Outcome { seed, sft, setups, results, prompt_ids, base_trained, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The mini AlpacaEval with `n` prompts (the world's 300 when absent). Fewer are its first `n`;
+/// more continue the same fixed, seed-independent stream of held-out prompts and baseline
+/// answers, so the first 300 are always the standard ones.
+pub fn benchmark(world: &World, n: Option<usize>) -> Result<MiniAlpacaEval> {
+    let size = world.cfg.eval.size;
+    Ok(match n {
+        Some(0) => anyhow::bail!("eval_prompts must be ≥ 1"),
+        Some(n) if n > size => MiniAlpacaEval::new(&World::new(WorldConfig { eval: shared::world::config::EvalConfig { size: n, ..world.cfg.eval.clone() }, ..world.cfg.clone() })?),
+        Some(n) => {
+            let mut b = MiniAlpacaEval::new(world);
+            b.prompts.truncate(n);
+            b.baseline.truncate(n);
+            b
+        }
+        None => MiniAlpacaEval::new(world),
+    })
+}
+
+/// The evaluation prompts as units of the bootstrap: the world's small families repeat prompts
+/// (190 distinct among the standard 300), and a repeated prompt is the same unit, not a new one.
+/// Each prompt's id is the benchmark index of its first occurrence; the second value counts its
+/// earlier occurrences (the records number its responses from it).
+pub fn prompt_ids(prompts: &[Prompt]) -> Vec<(String, u32)> {
+    let mut first: HashMap<String, (usize, u32)> = HashMap::new();
+    prompts
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let e = first.entry(x.text()).or_insert((i, 0));
+            let out = (e.0.to_string(), e.1);
+            e.1 += 1;
+            out
+        })
+        .collect()
 }
 
 fn pair_from_texts(ctx: &Run, x: &Prompt, chosen: &str, rejected: &str) -> Result<Pair> {
@@ -207,20 +251,32 @@ fn copy_of_base(ctx: &Run) -> Result<(VarStore, Llama)> {
     ctx.base.model.copy_with(&ctx.base.vs).context("copying the SFT base")
 }
 
-/// Decode with the evaluation setting (same seed for every model).
-fn outputs(ctx: &Run, model: &Llama, prompts: &[Prompt], stream: u64) -> Result<Vec<String>> {
-    let gen = decoding(ctx.cfg.decode.temperature, ctx.seed ^ stream, &ctx.base.tok);
+/// Decode with the evaluation setting (the same decoding seed for every model).
+fn outputs(ctx: &Run, model: &Llama, prompts: &[Prompt], decode_seed: u64) -> Result<Vec<String>> {
+    let gen = decoding(ctx.cfg.decode.temperature, decode_seed, &ctx.base.tok);
     Ok(sample_texts(model, &ctx.base.tok, prompts, &gen, ctx.cfg.decode.batch)?)
 }
 
-fn evaluate(ctx: &Run, model: &Llama, name: &str) -> Result<EvalRow> {
-    let ys = outputs(ctx, model, &ctx.bench.prompts, 0xe7a1)?;
-    Ok(ctx.bench.evaluate(&ctx.world, name, &ys, &mut rng(ctx.seed, "simpo-judge-order"))?)
+/// The mini AlpacaEval of one model: `eval_samples` responses per prompt, sample `s` decoded with
+/// its own stream and judged in its own random orders (the same streams for every model, so
+/// methods are compared on the same draws).
+fn evaluate(ctx: &Run, model: &Llama, name: &str) -> Result<Vec<EvalRow>> {
+    (0..ctx.cfg.eval_samples.max(1))
+        .map(|s| {
+            // Sample 0 keeps the single-sample streams.
+            let (decode_seed, order) = match s {
+                0 => (ctx.seed ^ 0xe7a1, "simpo-judge-order".to_string()),
+                s => (rng(ctx.seed, &format!("simpo-eval-sample-{s}")).gen::<u64>(), format!("simpo-judge-order-{s}")),
+            };
+            let ys = outputs(ctx, model, &ctx.bench.prompts, decode_seed)?;
+            Ok(ctx.bench.evaluate(&ctx.world, name, &ys, &mut rng(ctx.seed, &order))?)
+        })
+        .collect()
 }
 
 /// The judge's mean preference (both orders) for the model over the baseline on validation prompts.
 fn validation_win_rate(ctx: &Run, model: &Llama) -> Result<f64> {
-    let ys = outputs(ctx, model, &ctx.val, 0x7a1)?;
+    let ys = outputs(ctx, model, &ctx.val, ctx.seed ^ 0x7a1)?;
     let n = ys.len().max(1) as f64;
     Ok(100.0 * ctx.val.iter().zip(&ys).zip(&ctx.val_baseline).map(|((x, y), b)| ctx.world.judge.prob_both_orders(x, y, b)).sum::<f64>() / n)
 }
@@ -244,7 +300,7 @@ fn train_and_select(ctx: &Run, setup: &Setup, m: &Method) -> Result<MethodResult
         }
     }
     let (val, lr, _vs, model, secs) = best.expect("at least one learning rate");
-    let eval = evaluate(ctx, &model, &m.name)?;
+    let evals = evaluate(ctx, &model, &m.name)?;
     let steps = (setup.train.len().div_ceil(tcfg.batch_size) * tcfg.epochs) as u64;
     let steps = tcfg.max_steps.map_or(steps, |s| s.min(steps));
     let micro = tcfg.batch_size.div_ceil(tcfg.micro_batch) as u64;
@@ -255,7 +311,7 @@ fn train_and_select(ctx: &Run, setup: &Setup, m: &Method) -> Result<MethodResult
         ablation: m.ablation,
         lr,
         val_win_rate: val,
-        eval,
+        evals,
         train_seconds: secs,
         forward_passes: steps * micro + reference_passes,
     })
