@@ -13,6 +13,7 @@
 //! 4. [`tables`]: the win-rate table, the robustness curves, the claims.
 
 pub mod config;
+pub mod paper;
 pub mod pipeline;
 pub mod reward;
 pub mod shaping;

@@ -141,8 +141,8 @@ pub fn claims(outcomes: &[Outcome], boot: &Bootstrap, rec: &Records, command: &s
         if let Some(p1) = &par1 {
             let iv = boot.mean_diff(&paired(rec, p, p1)?, "win_final")?;
             let tol = 0.1;
-            c.interval("par-m10-not-above-m1", &format!("PAR with M = 1 and M = 10 end within ±{tol} of each other (upper side)"), &format!("final oracle win rate, {p} − {p1} (paired)"), Direction::Less, tol, &iv)?;
-            c.interval("par-m10-not-below-m1", &format!("PAR with M = 1 and M = 10 end within ±{tol} of each other (lower side)"), &format!("final oracle win rate, {p} − {p1} (paired)"), Direction::Greater, -tol, &iv)?;
+            c.interval("par-m10-not-above-m1", &format!("PAR with M = 1 and M = 10 references end within ±{tol} of each other ({p} vs {p1}; upper side)"), &format!("final oracle win rate, {p} − {p1} (paired)"), Direction::Less, tol, &iv)?;
+            c.interval("par-m10-not-below-m1", &format!("PAR with M = 1 and M = 10 references end within ±{tol} of each other ({p} vs {p1}; lower side)"), &format!("final oracle win rate, {p} − {p1} (paired)"), Direction::Greater, -tol, &iv)?;
         }
     }
     Ok(c)
