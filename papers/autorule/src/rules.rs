@@ -11,6 +11,7 @@
 //! 3. **merge**: over all pairs, keep a predicate if it favours the chosen side in at least `τ`
 //!    of the pairs where it differs and its win − loss margin is positive; drop near-duplicates
 //!    (|correlation| > 0.9 of their values over all responses), keeping the more frequent.
+//!
 //! The verifier is the predicate itself.
 
 use serde::{Deserialize, Serialize};
@@ -213,7 +214,8 @@ mod tests {
         assert!((totals[0] - 0.8).abs() < 1e-12 && (totals[1] - 1.5).abs() < 1e-12);
         // Group normalisation of these totals is shared::rl's (tested there with this vector).
         let a = shared::rl::math::group_advantages(&totals, 2, 1e-9, true).unwrap();
-        assert!((a[0] + 0.707107).abs() < 1e-6 && (a[1] - 0.707107).abs() < 1e-6);
+        let s = std::f64::consts::FRAC_1_SQRT_2; // spec: ±0.707107
+        assert!((a[0] + s).abs() < 1e-6 && (a[1] - s).abs() < 1e-6);
     }
 
     fn pair(chosen: &[usize], rejected: &[usize]) -> CheckedPair {

@@ -99,7 +99,7 @@ pub fn plots(outcomes: &[Outcome], out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn find<'a>(o: &'a Outcome, f: impl Fn(&Shaping) -> bool) -> Option<&'a MethodRun> {
+fn find(o: &Outcome, f: impl Fn(&Shaping) -> bool) -> Option<&MethodRun> {
     o.runs.iter().find(|r| f(&r.shaping))
 }
 

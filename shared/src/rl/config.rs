@@ -64,8 +64,8 @@ pub struct RlConfig {
     pub temperature: f64,
     #[serde(default = "unit")]
     pub top_p: f64,
-    /// Prompts per generation call (batching only; the samples do not depend on it... except
-    /// through the seeds, see [`super::run`]).
+    /// Prompts per generation call. Call `c` of a rollout samples with the rollout's seed + `c`,
+    /// so changing this changes which samples are drawn (not their distribution).
     #[serde(default = "sixty_four")]
     pub prompts_per_generate: usize,
     pub kl: KlConfig,
@@ -157,16 +157,17 @@ impl RlConfig {
         if self.algorithm == Algorithm::Grpo && self.samples_per_prompt < 2 {
             return bad("samples_per_prompt", format!("GRPO needs groups of ≥ 2 samples, got {}", self.samples_per_prompt));
         }
-        if !(self.temperature > 0.0) || !(self.top_p > 0.0 && self.top_p <= 1.0) {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !(positive(self.temperature) && positive(self.top_p) && self.top_p <= 1.0) {
             return bad("temperature", "rollouts are sampled: temperature > 0 and 0 < top_p ≤ 1".into());
         }
-        if !(self.clip > 0.0) || self.value_clip.is_some_and(|c| !(c > 0.0)) {
+        if !positive(self.clip) || self.value_clip.is_some_and(|c| !positive(c)) {
             return bad("clip", "clip ranges must be > 0".into());
         }
         if !(0.0..=1.0).contains(&self.gamma) || !(0.0..=1.0).contains(&self.lambda) {
             return bad("gamma", "gamma and lambda must lie in [0, 1]".into());
         }
-        if !(self.kl.coef >= 0.0) {
+        if !(self.kl.coef.is_finite() && self.kl.coef >= 0.0) {
             return bad("kl.coef", format!("must be ≥ 0, got {}", self.kl.coef));
         }
         if self.updates_per_rollout == 0 {

@@ -123,7 +123,10 @@ fn rows_of(t: &Tensor, lens: &[usize]) -> Result<Vec<Vec<f32>>> {
 }
 
 /// π's per-token log-probs (and entropies) of `data`, without gradients, in chunks of `micro`.
-fn logps_of(model: &Llama, data: &[Rollout], pad: i64, micro: usize, entropy: bool) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+/// Per-row vectors of per-token values.
+type Rows = Vec<Vec<f32>>;
+
+fn logps_of(model: &Llama, data: &[Rollout], pad: i64, micro: usize, entropy: bool) -> Result<(Rows, Rows)> {
     let (mut lp, mut ent) = (vec![], vec![]);
     for chunk in data.chunks(micro.max(1)) {
         let rows: Vec<&Rollout> = chunk.iter().collect();

@@ -82,7 +82,7 @@ impl Step for PolicyUpdate<'_> {
         if let Some(beta) = self.kl_loss {
             let rf = padded(&rows.iter().map(|r| r.ref_logps.as_slice()).collect::<Vec<_>>(), dev);
             let k3 = math::kl(&s.logps, &rf, KlEstimator::K3) * &s.mask; // GRPO's KL loss (DeepSeekMath Eq. 4)
-            per_token = per_token + &k3 * beta;
+            per_token += &k3 * beta;
             kl_rows = mean_per_row(&k3, &s.mask);
         }
         let loss = math::per_row(&per_token, &s.mask, self.aggregation).sum(Kind::Float) / denominator(self.aggregation, batch);

@@ -108,7 +108,7 @@ fn grpo_matches_trl_compute_loss_and_group_std() {
             let (mut per_token, _) = math::policy_loss(&new_logp, &old, &adv, c["clip"].as_f64().unwrap());
             let beta = c["beta"].as_f64().unwrap();
             if beta != 0.0 {
-                per_token = per_token + math::kl(&new_logp, &t(c, "ref", &[b, tt]), KlEstimator::K3) * beta;
+                per_token += math::kl(&new_logp, &t(c, "ref", &[b, tt]), KlEstimator::K3) * beta;
             }
             let agg = if lt == "grpo" { Aggregation::SequenceMean } else { Aggregation::TokenMean };
             close_f(math::aggregate(&per_token, &m, agg).double_value(&[]), c["loss"].as_f64().unwrap(), 1e-10, src);

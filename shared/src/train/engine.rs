@@ -334,7 +334,7 @@ pub fn run(vs: &mut VarStore, step: &mut dyn Step, cfg: &TrainConfig, out_dir: &
     let mut order_cache = (u64::MAX, vec![]);
     while trainer.steps() < stop {
         let (epoch, idx) = batch_at(cfg, n, trainer.steps(), &mut order_cache);
-        if started_epoch.map_or(true, |e| epoch > e) {
+        if !matches!(started_epoch, Some(e) if epoch <= e) {
             step.epoch_start(epoch)?;
             started_epoch = Some(epoch);
         }
