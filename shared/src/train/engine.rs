@@ -382,4 +382,89 @@ mod tests {
         assert!(ends_epoch(&c, 10, 3) && !ends_epoch(&c, 10, 4));
         assert_eq!(epoch_order(5, 9, 3, false), vec![0, 1, 2, 3, 4]);
     }
+
+    /// A scalar `w` pulled toward per-example targets: loss share `Σ (w − t_i)² / batch`.
+    struct Pull {
+        w: Tensor,
+        targets: Vec<f64>,
+    }
+
+    impl Step for Pull {
+        fn label(&self) -> String {
+            "pull".into()
+        }
+        fn len(&self) -> usize {
+            self.targets.len()
+        }
+        fn metric_names(&self) -> Vec<String> {
+            vec!["target".into()]
+        }
+        fn batch_totals(&self, idx: &[usize], micro: usize) -> BatchTotals {
+            BatchTotals { examples: idx.len(), tokens: vec![idx.len() as f64], micro_batches: idx.len().div_ceil(micro), indices: idx.to_vec() }
+        }
+        fn tokens(&self, idx: &[usize]) -> usize {
+            idx.len()
+        }
+        fn data_key(&self) -> String {
+            format!("{:?}", self.targets)
+        }
+        fn micro_batch(&mut self, idx: &[usize], batch: &BatchTotals) -> Result<MicroOut> {
+            let t = Tensor::from_slice(&idx.iter().map(|&i| self.targets[i] as f32).collect::<Vec<_>>());
+            let loss = (&self.w - t).square().sum(tch::Kind::Float) / batch.examples as f64;
+            Ok(MicroOut { loss, metric_sums: vec![idx.iter().map(|&i| self.targets[i]).sum()] })
+        }
+    }
+
+    /// `Trainer` across calls: steps on any index sets continue one optimiser (moments and
+    /// schedule); a checkpoint reopened at a given step, or under another key, behaves as stated.
+    #[test]
+    fn trainer_carries_the_optimiser_across_calls_and_reopens_at_a_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = TrainConfig { keep_checkpoints: 3, ..TrainConfig::new(2, 1, Schedule::cosine(0.1, 0.0)) };
+        let run = |vs: &mut VarStore, w: &Tensor, at: Option<u64>, n: u64| -> (f64, u64) {
+            let mut step = Pull { w: w.shallow_clone(), targets: vec![1.0, 3.0, 5.0, 7.0] };
+            let mut tr = Trainer::open(vs, step.metric_names(), &[], &cfg, 6, "k".into(), dir.path(), at).unwrap();
+            for i in 0..n {
+                let idx = if i % 2 == 0 { vec![0, 1] } else { vec![2, 3] };
+                let out = tr.step(&mut step, &idx).unwrap();
+                assert_eq!(out.metrics[0].0, "target");
+                tr.log_row(0.0, &out, &[]).unwrap();
+                tr.save(vs, serde_json::json!({ "mark": tr.steps() })).unwrap();
+            }
+            (w.double_value(&[0]), tr.steps())
+        };
+        let fresh = || {
+            let vs = VarStore::new(tch::Device::Cpu);
+            let w = vs.root().zeros("w", &[1]);
+            (vs, w)
+        };
+        // Uninterrupted: 4 steps in one trainer.
+        let (mut vs, w) = fresh();
+        let whole = {
+            let d = tempfile::tempdir().unwrap();
+            let mut step = Pull { w: w.shallow_clone(), targets: vec![1.0, 3.0, 5.0, 7.0] };
+            let mut tr = Trainer::open(&mut vs, step.metric_names(), &[], &cfg, 6, "k".into(), d.path(), None).unwrap();
+            for i in 0..4 {
+                tr.step(&mut step, if i % 2 == 0 { &[0, 1] } else { &[2, 3] }).unwrap();
+            }
+            w.double_value(&[0])
+        };
+        // Two calls of 2 steps, reopened from the newest checkpoint: the same weight.
+        let (mut vs, w) = fresh();
+        run(&mut vs, &w, None, 2);
+        let (mut vs, w) = fresh();
+        let (got, steps) = run(&mut vs, &w, None, 2);
+        assert_eq!(steps, 4);
+        assert!((got - whole).abs() < 1e-7, "{got} vs {whole}");
+        // Reopened at step 3 (kept): resumes there, with the caller's state.
+        let (mut vs, _w) = fresh();
+        let tr = Trainer::open(&mut vs, vec!["target".into()], &[], &cfg, 6, "k".into(), dir.path(), Some(3)).unwrap();
+        assert_eq!((tr.steps(), tr.resumed.as_ref().unwrap()["mark"].as_u64()), (3, Some(3)));
+        // A pruned step, or another key, is refused with a message naming what to do.
+        let (mut vs, _w) = fresh();
+        let e = Trainer::open(&mut vs, vec![], &[], &cfg, 6, "k".into(), dir.path(), Some(1)).err().unwrap().to_string();
+        assert!(e.contains("no checkpoint of step 1"), "{e}");
+        let e = Trainer::open(&mut vs, vec![], &[], &cfg, 6, "other".into(), dir.path(), None).err().unwrap().to_string();
+        assert!(e.contains("another config"), "{e}");
+    }
 }
