@@ -7,6 +7,7 @@
 //! - [`world`]: the miniature instruction world every training paper runs on.
 //! - [`objectives`]: the baseline preference losses (DPO, IPO, CPO, KTO, ...).
 //! - [`train`]: the SFT, pairwise, reward-model and on-policy trainers.
+//! - [`rl`]: the rollout trainer (PPO, GRPO) on the same engine, rewards and their shaping.
 //! - [`api`]: the OpenAI-compatible client, server, judges behind it, and samplers.
 //! - [`eval`]: win rates, the length-controlled GLM, correlations, AlpacaEval loaders.
 //! - [`report`], [`io`], [`progress`], [`cli`], [`device`]: tables, atomic files, progress
@@ -29,6 +30,7 @@ pub mod objectives;
 pub mod plot;
 pub mod progress;
 pub mod report;
+pub mod rl;
 pub mod tokenize;
 pub mod train;
 pub mod world;

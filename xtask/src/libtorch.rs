@@ -225,6 +225,31 @@ pub fn pip_install(lt: &Libtorch, packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// TRL 0.11.4, the last release whose `PPOTrainer` has its arithmetic as separate methods
+/// (`compute_rewards`, `compute_advantages`, `loss`), with the pins its config module imports.
+/// It cannot share an environment with the suite's TRL 1.x, so it goes into a folder of its own
+/// (`--target`, no dependencies: torch and transformers come from the main environment) that
+/// `shared/fixtures/make_rl_fixtures.py` puts first on `PYTHONPATH` in a child process.
+pub const TRL_PPO_PACKAGES: &[&str] = &["trl==0.11.4", "tyro==0.8.14", "docstring-parser==0.16", "shtab==1.7.1"];
+
+/// Install [`TRL_PPO_PACKAGES`] into `dir` unless TRL 0.11.4 is already there.
+pub fn pip_install_trl_ppo(lt: &Libtorch, dir: &Path) -> Result<()> {
+    if dir.join("trl-0.11.4.dist-info").is_dir() && dir.join("shtab").is_dir() {
+        return Ok(());
+    }
+    let python = lt.python.as_ref().context("the PPO golden fixtures need Python; set REPRO_PYTHON to a Python with torch")?;
+    eprintln!("==> pip install --target {} {}", dir.display(), TRL_PPO_PACKAGES.join(" "));
+    let ok = Command::new(python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-deps", "--upgrade", "--target"])
+        .arg(dir)
+        .args(TRL_PPO_PACKAGES)
+        .status()?;
+    if !ok.success() {
+        bail!("pip install --target {} {} failed", dir.display(), TRL_PPO_PACKAGES.join(" "));
+    }
+    Ok(())
+}
+
 /// Installed versions of the pinned (`name==version`) packages, by distribution name.
 fn installed_versions(python: &Path, packages: &[&str]) -> std::collections::HashMap<String, String> {
     let names: Vec<&str> = packages.iter().filter_map(|p| p.split_once("==").map(|(n, _)| n)).collect();
@@ -252,7 +277,7 @@ mod tests {
         let v = parse_versions("trl 1.16.0\ntransformers 5.20.0\n");
         assert_eq!(v.get("trl").map(String::as_str), Some("1.16.0"));
         assert_eq!(v.get("transformers").map(String::as_str), Some("5.20.0"));
-        assert!(PYTHON_TEST_PACKAGES.iter().all(|p| p.contains("==")), "test packages must be pinned");
+        assert!(PYTHON_TEST_PACKAGES.iter().chain(TRL_PPO_PACKAGES).all(|p| p.contains("==")), "test packages must be pinned");
     }
 
     #[test]

@@ -183,12 +183,16 @@ fn run(cli: Cli) -> Result<()> {
             let lt = libtorch::ensure(&root)?;
             // The parity tests against TRL / PEFT / transformers run these pinned packages.
             libtorch::pip_install(&lt, libtorch::PYTHON_TEST_PACKAGES)?;
+            // shared::rl's golden test recomputes its fixtures with TRL 0.11.4's PPO (own folder).
+            let trl_ppo = root.join(".venv/extra/trl-0.11.4");
+            libtorch::pip_install_trl_ppo(&lt, &trl_ppo)?;
             fetch_all(&root)?;
             // The API tests drive `serve` with the official OpenAI Python client.
             libtorch::pip_install(&lt, &[OPENAI_PYTHON])?;
             let mut cmd = cargo(&root, &lt);
             cmd.args(["test", "--release", "--workspace"]).args(&args);
             cmd.env("REPRO_DATA", root.join("datasets/.cache"));
+            cmd.env("REPRO_TRL_PPO", &trl_ppo);
             status(cmd, "cargo test")
         }
         Cmd::Bench { filter } => {

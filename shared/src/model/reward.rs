@@ -32,6 +32,14 @@ impl RewardModel {
         &self.base
     }
 
+    /// The head at every position `[B, T]` (f32): a critic's values V(s_t) when this model is
+    /// used as PPO's value model (same architecture as the reward model, initialised from it).
+    pub fn per_position(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let mask = attention_mask.to_device(self.base.device()).ne(0).to_kind(Kind::Int64);
+        let h = self.base.hidden_states(input_ids, &mask)?;
+        Ok(self.score.forward(&h).squeeze_dim(-1).to_kind(Kind::Float))
+    }
+
     /// Rewards `[B]` (f32): the score of the last token whose mask is 1 (works for left or right padding).
     pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         let dev = self.base.device();
@@ -65,6 +73,10 @@ mod tests {
         assert_eq!(r.size(), vec![2]);
         let a = alone.double_value(&[0]);
         assert!((r.double_value(&[0]) - a).abs() < 1e-5 && (r.double_value(&[1]) - a).abs() < 1e-5);
+        // The head at every position ends with the reward at the last real token.
+        let all = rm.per_position(&ids, &mask).unwrap();
+        assert_eq!(all.size(), vec![2, 4]);
+        assert!((all.double_value(&[0, 2]) - a).abs() < 1e-5 && (all.double_value(&[1, 3]) - a).abs() < 1e-5);
         // A different last token changes the reward.
         let other = rm.forward(&Tensor::from_slice(&[4i64, 5, 7]).view([1, 3]), &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu))).unwrap();
         assert!((other.double_value(&[0]) - a).abs() > 1e-7);

@@ -110,6 +110,13 @@ pub fn latest(dir: &Path) -> Result<Option<PathBuf>> {
     Ok(Some(step_dir))
 }
 
+/// The checkpoint folder of optimiser step `step`, if it is still kept (a caller that saves two
+/// models one after the other resumes both at the step the second one recorded).
+pub fn at(dir: &Path, step: u64) -> Result<Option<PathBuf>> {
+    let d = dir.join(format!("step-{step:08}"));
+    Ok(d.join("state.json").exists().then_some(d))
+}
+
 /// Load a checkpoint folder into `vs` and `opt`; returns the saved [`TrainState`].
 pub fn load(step_dir: &Path, vs: &mut VarStore, opt: &mut AdamW) -> Result<TrainState> {
     let corrupt = |what: &str| {
@@ -183,6 +190,8 @@ mod tests {
         assert!(!dir.path().join("step-00000001").exists());
         let last = latest(dir.path()).unwrap().unwrap();
         assert!(last.ends_with("step-00000003"));
+        assert!(at(dir.path(), 2).unwrap().unwrap().ends_with("step-00000002"));
+        assert!(at(dir.path(), 1).unwrap().is_none(), "pruned");
         // Truncate the model file: loading must fail clearly.
         let f = last.join("model.safetensors");
         let bytes = std::fs::read(&f).unwrap();

@@ -5,9 +5,11 @@
 //! Objective  declares what it reads (Needs) and turns a Scored micro-batch into          objective.rs
 //!            per-example losses and metrics: a pure tensor function, equation cited
 //! Step       one micro-batch -> (loss share, metrics): PolicyStep ("score with the policy,  policy.rs
-//!            look up references, call the objective"), SftStep, RewardStep, PPO/GRPO    sft.rs, reward_model.rs
-//! run        owns the rest: order, accumulation, clipping, schedule, optimiser,          engine.rs
-//!            checkpoints with exact resume, metrics.csv, progress bar
+//!            look up references, call the objective"), SftStep, RewardStep, PPO/GRPO    sft.rs, reward_model.rs, rl/steps.rs
+//! Trainer    one model's optimiser, schedule, step counter, metric log, checkpoints,    engine.rs
+//!            kept across calls: one optimiser step on any index set of a Step
+//! run        drives a Trainer over a dataset: order, epochs, evaluation, checkpoints    engine.rs
+//!            with exact resume, progress bar (the rollout loop of crate::rl drives two)
 //! References frozen models by role ("reference", "initial", "previous"), their          reference.rs
 //!            log-probs computed once per dataset and cached on disk
 //! Annotator  on-policy data: sample from π_t, score, pair or weight                      iterate.rs

@@ -119,7 +119,7 @@ pub fn train_on_judge<R: Rng>(
 
 /// Copy every variable of `src` whose name exists in `dst` (the transformer); the rest of `dst`
 /// (the new head) keeps its initialisation.
-fn copy_shared_weights(dst: &mut VarStore, src: &VarStore) -> Result<()> {
+pub(crate) fn copy_shared_weights(dst: &mut VarStore, src: &VarStore) -> Result<()> {
     let from = src.variables();
     let mut copied = 0;
     tch::no_grad(|| {
