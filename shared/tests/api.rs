@@ -272,10 +272,11 @@ fn alpaca_eval_annotator_end_to_end_against_the_worlds_judge() {
     let loaded = shared::eval::alpaca_eval::load_annotations(out.path(), "gold-or-long").unwrap();
     let raw = loaded.win_rate().unwrap();
     let lc = shared::world::alpaca::length_controlled_win_rate(&loaded.win_probs().into_iter().map(Option::unwrap).collect::<Vec<_>>(), &loaded.delta_len()).unwrap();
+    let (lc, lc_se) = lc;
     assert!((raw.win_rate - want_wr).abs() < 1e-9 && lc.is_finite() && lc > 0.0 && lc < 100.0, "WR {} (want {want_wr}), LC {lc}", raw.win_rate);
     let row = shared::eval::alpaca_eval::LeaderboardRow {
         model: "gold-or-long".into(), win_rate: raw.win_rate, standard_error: raw.standard_error, n_wins: raw.n_wins, n_wins_base: raw.n_wins_base, n_draws: raw.n_draws,
-        n_total: raw.n_total, discrete_win_rate: raw.discrete_win_rate, mode: "minimal".into(), avg_length: loaded.avg_length(), length_controlled_winrate: Some(lc), lc_standard_error: Some(0.0),
+        n_total: raw.n_total, discrete_win_rate: raw.discrete_win_rate, mode: "minimal".into(), avg_length: loaded.avg_length(), length_controlled_winrate: Some(lc), lc_standard_error: Some(lc_se),
     };
     let csv = leaderboard_csv(&[row]);
     let lb = out.path().join("leaderboard.csv");

@@ -176,22 +176,32 @@ fn install_into_venv(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Install extra Python packages (reference implementations used by benches and
-/// fixture scripts) into the same environment that provides torch.
+/// The Python packages the test suite's parity tests run (TRL, PEFT and transformers against the
+/// Rust trainer, LoRA and model), pinned; `cargo xtask test` installs them into the runner's Python.
+pub const PYTHON_TEST_PACKAGES: &[&str] = &["transformers==5.24.0", "trl==1.16.0", "peft==0.21.2", "accelerate==1.16.0", "datasets==5.2.0"];
+
+/// Install extra Python packages (reference implementations used by benches, fixture scripts and
+/// parity tests) into the same environment that provides torch. A pinned `name==version` is
+/// installed unless that exact version is there; a bare name unless it imports. torch itself is
+/// pinned in the same pip call, so no dependency can move it off 2.11.0.
 pub fn pip_install(lt: &Libtorch, packages: &[&str]) -> Result<()> {
     let python = lt.python.as_ref().context(
         "this step needs Python packages but libtorch came from LIBTORCH; set REPRO_PYTHON to a Python with torch",
     )?;
+    let installed = installed_versions(python, packages);
     let missing: Vec<&str> = packages
         .iter()
         .copied()
-        .filter(|p| {
-            let module = p.split(['=', '<', '>']).next().unwrap_or(p).replace('-', "_");
-            !Command::new(python)
-                .args(["-c", &format!("import {module}")])
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
+        .filter(|p| match p.split_once("==") {
+            Some((name, version)) => installed.get(name).map(String::as_str) != Some(version),
+            None => {
+                let module = p.split(['=', '<', '>']).next().unwrap_or(p).replace('-', "_");
+                !Command::new(python)
+                    .args(["-c", &format!("import {module}")])
+                    .output()
+                    .map(|o| o.status.success())
+                    .unwrap_or(false)
+            }
         })
         .collect();
     if missing.is_empty() {
@@ -200,6 +210,7 @@ pub fn pip_install(lt: &Libtorch, packages: &[&str]) -> Result<()> {
     eprintln!("==> pip install {}", missing.join(" "));
     let ok = Command::new(python)
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet"])
+        .arg(format!("torch=={TORCH_VERSION}"))
         .args(&missing)
         .status()?;
     if !ok.success() {
@@ -208,9 +219,35 @@ pub fn pip_install(lt: &Libtorch, packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Installed versions of the pinned (`name==version`) packages, by distribution name.
+fn installed_versions(python: &Path, packages: &[&str]) -> std::collections::HashMap<String, String> {
+    let names: Vec<&str> = packages.iter().filter_map(|p| p.split_once("==").map(|(n, _)| n)).collect();
+    if names.is_empty() {
+        return Default::default();
+    }
+    let script = format!(
+        "import importlib.metadata as m\nfor n in {names:?}:\n    try:\n        print(n, m.version(n))\n    except m.PackageNotFoundError:\n        pass"
+    );
+    let out = Command::new(python).args(["-c", &script]).output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
+    parse_versions(&text)
+}
+
+fn parse_versions(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines().filter_map(|l| l.split_once(' ')).map(|(n, v)| (n.to_string(), v.trim().to_string())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_packages_are_checked_by_version() {
+        let v = parse_versions("trl 1.16.0\ntransformers 5.20.0\n");
+        assert_eq!(v.get("trl").map(String::as_str), Some("1.16.0"));
+        assert_eq!(v.get("transformers").map(String::as_str), Some("5.20.0"));
+        assert!(PYTHON_TEST_PACKAGES.iter().all(|p| p.contains("==")), "test packages must be pinned");
+    }
 
     #[test]
     fn wrong_torch_version_names_the_needed_one() {

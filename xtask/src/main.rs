@@ -85,6 +85,22 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Write a paper-scale setting as a recipe for an existing distributed engine (TRL +
+    /// accelerate + DeepSpeed): the pairs as the Rust trainer renders them, the trainer settings,
+    /// the launch files. For runs that outgrow one GPU.
+    Export {
+        /// The paper's slug (only `simpo` has paper-scale settings to export).
+        slug: String,
+        /// A setting (file stem in papers/<slug>/configs/paper/) or a config TOML.
+        #[arg(long)]
+        setting: String,
+        /// Output folder (default: exports/<slug>-<setting>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Export the first N pairs only.
+        #[arg(long)]
+        max_pairs: Option<usize>,
+    },
     /// List every paper with its status.
     List,
     /// Print the claims ledger: every claim of every paper with its verdict, interval and seeds
@@ -165,6 +181,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Test { args } => {
             let lt = libtorch::ensure(&root)?;
+            // The parity tests against TRL / PEFT / transformers run these pinned packages.
+            libtorch::pip_install(&lt, libtorch::PYTHON_TEST_PACKAGES)?;
             fetch_all(&root)?;
             // The API tests drive `serve` with the official OpenAI Python client.
             libtorch::pip_install(&lt, &[OPENAI_PYTHON])?;
@@ -207,6 +225,20 @@ fn run(cli: Cli) -> Result<()> {
             let mut cmd = cargo(&root, &lt);
             cmd.args(["run", "--release", "--quiet", "-p", package, "--bin", bin, "--"]).arg("--data").arg(root.join("datasets/.cache")).args(&args);
             status(cmd, "evaluate")
+        }
+        Cmd::Export { slug, setting, out, max_pairs } => {
+            if slug != "simpo" {
+                bail!("export is implemented for simpo (the paper with paper-scale settings); {slug:?} has none");
+            }
+            let lt = libtorch::ensure(&root)?;
+            let stem = Path::new(&setting).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| setting.clone());
+            let out = out.unwrap_or_else(|| root.join("exports").join(format!("{slug}-{stem}")));
+            let mut cmd = cargo(&root, &lt);
+            cmd.args(["run", "--release", "--quiet", "-p", &slug, "--", "--scale", "paper", "--setting", &setting, "--export"]).arg(&out);
+            if let Some(n) = max_pairs {
+                cmd.args(["--max-pairs", &n.to_string()]);
+            }
+            status(cmd, "export")
         }
         Cmd::Reproduce { slug, scale, device, seed, seeds, mirror, dry_run, extra } => {
             let seeds = stats::Seeds::new(seed, seeds)?;

@@ -19,9 +19,21 @@ struct Args {
     /// Paper scale: a setting (file stem in configs/paper/) or the path of a config TOML.
     #[arg(long, default_value = "llama3-instruct")]
     setting: String,
-    /// Paper scale: the objective to train, `simpo` or `dpo` (β = 0.01, the start model as reference).
+    /// Paper scale: the objective to train, `simpo` or `dpo` (the setting's `[dpo]` β and learning
+    /// rate, the start model as reference).
     #[arg(long, default_value = "simpo")]
     method: String,
+    /// Paper scale: train LoRA adapters of this rank on every projection (frozen base) instead of
+    /// every weight; saved in PEFT's layout beside the merged model.
+    #[arg(long)]
+    lora: Option<usize>,
+    /// Paper scale: pairs per forward pass (default: the paper's per-device batch, 2); the global
+    /// batch is kept by accumulating more micro-batches.
+    #[arg(long)]
+    micro_batch: Option<usize>,
+    /// Paper scale: LoRA's alpha (default 2 × rank).
+    #[arg(long)]
+    lora_alpha: Option<f64>,
     /// Paper scale: train on the first N pairs only.
     #[arg(long)]
     max_pairs: Option<usize>,
@@ -31,6 +43,10 @@ struct Args {
     /// Paper scale: generate AlpacaEval-format outputs for the first N of the 805 instructions.
     #[arg(long)]
     generate: Option<usize>,
+    /// Paper scale: write the setting as a TRL + accelerate + DeepSpeed recipe into this folder
+    /// instead of training (`cargo xtask export simpo --setting <name>`).
+    #[arg(long)]
+    export: Option<PathBuf>,
 }
 
 fn main() {
@@ -107,6 +123,13 @@ fn paper_scale(args: &Args) -> Result<()> {
             .map(|(_, c)| c.clone())
             .with_context(|| format!("--setting {:?} is not one of {names:?} (or a config file)", args.setting))?
     };
+    if let Some(dir) = &args.export {
+        let opts = PaperRunOptions { max_pairs: args.max_pairs, max_steps: args.max_steps, ..Default::default() };
+        let summary = simpo::export::export(&cfg, dir, &opts)?;
+        println!("exported {} ({} pairs) to {}: {}", cfg.setting, summary.pairs, dir.display(), summary.recipes.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        println!("train with: {}/launch.sh simpo   (see {}/README.md)", dir.display(), dir.display());
+        return Ok(());
+    }
     let method = match args.method.as_str() {
         "simpo" => Method::Simpo,
         "dpo" => Method::Dpo,
@@ -119,7 +142,8 @@ fn paper_scale(args: &Args) -> Result<()> {
     let device = shared::device::resolve(&a.device)?;
     let stem = Path::new(&args.setting).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let run_dir = repo_root().join("runs/simpo/paper").join(format!("{stem}-{}", args.method));
-    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, ..Default::default() };
+    let lora = args.lora.map(|r| shared::model::LoraConfig::all_projections(r, args.lora_alpha.unwrap_or(2.0 * r as f64)));
+    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, lora, micro_batch: args.micro_batch, ..Default::default() };
     println!("== SimPO paper scale: {} ({}), {} on {}", cfg.setting, cfg.model, args.method, a.device);
     let summary = paper::run(&cfg, device, &run_dir, &opts)?;
     let out = a.results_dir(&repo_root(), "simpo")?;

@@ -4,10 +4,17 @@
 //! weights written back in Hugging Face layout.
 //!
 //! Token ids follow the authors' `run_simpo.py` + TRL (spec, "What is counted in |y|"):
+//! an empty system turn is inserted first when the template mentions a system role
+//! (alignment-handbook's `maybe_insert_system_message`; Zephyr renders it as `<|system|>\n</s>\n`);
 //! prompt = chat template over every message but the last, no generation prompt, BOS prepended if
 //! missing; response = the template applied to the single assistant message, so the assistant
 //! header and end-of-turn count in |y|; EOS appended if the response does not end with it. TRL's
 //! truncation happens inside the trainer. [`dry_run`] plans the six settings without loading anything.
+//!
+//! Each method trains with its own setting's hyperparameters: SimPO's β, γ/β and learning rate,
+//! DPO's β and learning rate (`[dpo]`), the schedule and the data order of `[train]`. Optionally
+//! the run trains LoRA adapters instead of every weight (`PaperRunOptions::lora`), saved in PEFT's
+//! layout beside the merged model.
 
 use crate::config::PaperConfig;
 use crate::objective::Simpo;
@@ -16,13 +23,12 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use shared::data::preference::{load_pairs, PreferencePair};
 use shared::hub::{self, Source};
-use shared::model::{generate, GenerateConfig, Llama, LlamaConfig};
+use shared::model::{generate, lora, GenerateConfig, Llama, LlamaConfig, LoraConfig};
 use shared::objectives::{dpo::Dpo, PairObjective};
-use shared::tokenize::chat::{ChatTemplate, Family, Message, ResponseSpan};
+use shared::tokenize::chat::{ChatTemplate, Message, ResponseSpan};
 use shared::tokenize::Tokenizer;
 use shared::train::optim::AdamWConfig;
 use shared::train::pairwise::{self, Pair, PairwiseConfig};
-use shared::train::schedule::Schedule;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use tch::{nn::VarStore, Device, Kind};
@@ -32,12 +38,19 @@ use tch::{nn::VarStore, Device, Kind};
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Simpo,
-    /// DPO with the README's best β = 0.01 and the start model as frozen reference.
+    /// DPO with the setting's `[dpo]` β and learning rate and the start model as frozen reference.
     Dpo,
 }
 
-/// The README's best DPO β in every setting.
-pub const DPO_BETA: f64 = 0.01;
+impl Method {
+    /// The peak learning rate of this method in setting `cfg`.
+    pub fn learning_rate(&self, cfg: &PaperConfig) -> f64 {
+        match self {
+            Method::Simpo => cfg.train.learning_rate,
+            Method::Dpo => cfg.dpo.learning_rate,
+        }
+    }
+}
 
 /// Knobs of a run that are not part of the paper's setting.
 #[derive(Clone, Debug)]
@@ -59,11 +72,13 @@ pub struct PaperRunOptions {
     pub generate_batch: usize,
     /// Checkpoint every this many steps (0 = only at the end).
     pub checkpoint_every: u64,
+    /// Train LoRA adapters on a frozen base instead of every weight.
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for PaperRunOptions {
     fn default() -> Self {
-        Self { method: Method::Simpo, max_pairs: None, max_steps: None, batch_size: None, micro_batch: None, generate: None, instructions: None, generate_batch: 8, checkpoint_every: 0 }
+        Self { method: Method::Simpo, max_pairs: None, max_steps: None, batch_size: None, micro_batch: None, generate: None, instructions: None, generate_batch: 8, checkpoint_every: 0, lora: None }
     }
 }
 
@@ -84,8 +99,10 @@ pub struct PaperSummary {
     /// Mean |y| (tokens carrying loss, before truncation) of chosen and rejected responses.
     pub mean_chosen_tokens: f64,
     pub mean_rejected_tokens: f64,
-    /// Where the Hugging Face-format weights went.
+    /// Where the Hugging Face-format weights went (merged with the adapters under LoRA).
     pub model_dir: PathBuf,
+    /// The PEFT-format adapter folder, when the run trained LoRA adapters.
+    pub adapter_dir: Option<PathBuf>,
     pub model_outputs: Option<PathBuf>,
 }
 
@@ -137,21 +154,15 @@ pub fn load_dataset(cfg: &PaperConfig, max_pairs: Option<usize>) -> Result<Vec<P
     Ok(out)
 }
 
-/// (prompt ids, response ids) of one answer, as the authors' pipeline tokenises it (module doc).
-/// For Mistral the authors swap in a template that renders the lone assistant message as
-/// `" {content} </s>"` (spec; issue #26); every other family renders it as in the full chat.
+/// (prompt ids, response ids) of one answer, as the authors' pipeline tokenises it (module doc):
+/// the empty system turn where the template mentions one, the prompt/response boundary of
+/// `ResponseSpan::WithHeader` (for `mistral-simpo` that is `" {answer} </s>"`), one BOS before the
+/// prompt, one EOS at the end of the response.
 pub fn encode_answer(tok: &Tokenizer, context: &[Message], answer: &str) -> Result<(Vec<i64>, Vec<i64>)> {
     let template = tok.chat.as_ref().context("the tokenizer has no chat template")?;
-    let (mut prompt, mut response) = if template.family == Family::Mistral {
-        let p = template.render(context, false)?;
-        let r = format!(" {answer} {}", template.eos);
-        let full = tok.encode(&format!("{p}{r}"), false)?;
-        let alone = tok.encode(&p, false)?;
-        let cut = full.iter().zip(&alone).take_while(|(a, b)| a == b).count();
-        (full[..cut].to_vec(), full[cut..].to_vec())
-    } else {
-        tok.encode_pair(context, answer, ResponseSpan::WithHeader)?
-    };
+    let mut context = context.to_vec();
+    template.maybe_insert_system_message(&mut context);
+    let (mut prompt, mut response) = tok.encode_pair(&context, answer, ResponseSpan::WithHeader)?;
     if let Some(bos) = tok.bos_id() {
         if prompt.first() != Some(&bos) {
             prompt.insert(0, bos);
@@ -180,19 +191,20 @@ pub fn encode_pairs(tok: &Tokenizer, raw: &[PreferencePair]) -> Result<Vec<Pair>
         .collect()
 }
 
-/// The trainer settings of a paper config (with the run's overrides).
+/// The trainer settings of a paper config for the run's method (with the run's overrides).
 pub fn pairwise_config(cfg: &PaperConfig, opts: &PaperRunOptions) -> PairwiseConfig {
     let batch_size = opts.batch_size.unwrap_or_else(|| cfg.global_batch());
     let micro = opts.micro_batch.unwrap_or(cfg.train.per_device_batch).min(batch_size);
     PairwiseConfig {
         epochs: cfg.train.epochs,
+        shuffle: cfg.train.shuffle,
         // adamw_torch, weight decay 0, gradient clipping at HF's default 1.0.
         optim: AdamWConfig::default(),
         seed: cfg.train.seed,
         checkpoint_every: opts.checkpoint_every,
         keep_checkpoints: 1,
         max_steps: opts.max_steps,
-        ..PairwiseConfig::new(batch_size, micro, Schedule::cosine(cfg.train.learning_rate, cfg.train.warmup_ratio)).truncating(cfg.train.max_length, cfg.train.max_prompt_length)
+        ..PairwiseConfig::new(batch_size, micro, cfg.schedule(opts.method.learning_rate(cfg))).truncating(cfg.train.max_length, cfg.train.max_prompt_length)
     }
 }
 
@@ -209,15 +221,42 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path, opts: &PaperRunOpt
 
     let objective: Box<dyn PairObjective> = match opts.method {
         Method::Simpo => Box::new(Simpo(cfg.simpo.clone())),
-        Method::Dpo => Box::new(Dpo::new(DPO_BETA)),
+        Method::Dpo => Box::new(Dpo::new(cfg.dpo.beta)),
     };
     // DPO's reference is the start model: its log-probs are computed once, before any update.
     let tok_id = format!("{}|{}", loaded.source.describe(), cfg.chat_template);
     let reference = pairwise::reference_for(objective.as_ref(), &loaded.model, &loaded.vs, &pairs, &pcfg, &tok_id, &out_dir.join("ref-cache"))?;
     let train_dir = out_dir.join("train");
-    let summary = pairwise::train(&loaded.model, &mut loaded.vs, objective.as_ref(), &pairs, reference.as_ref(), &pcfg, &train_dir)?;
+    // LoRA: the base is frozen and the optimiser trains the adapters' store (in the base's dtype,
+    // so bf16 adapters get fp32 master weights and fp32 gradient sums like any bf16 variable).
+    let mut adapters = match &opts.lora {
+        Some(lc) => {
+            let mut lvs = VarStore::new(device);
+            if let Some(kind) = shared::model::llama::float_kind(&loaded.vs) {
+                lvs.set_kind(kind);
+            }
+            lora::attach(&mut loaded.model, &lvs, lc)?;
+            loaded.vs.freeze();
+            Some((lvs, lc.clone()))
+        }
+        None => None,
+    };
+    let trained_vs = match adapters.as_mut() {
+        Some((lvs, _)) => lvs,
+        None => &mut loaded.vs,
+    };
+    let summary = pairwise::train(&loaded.model, trained_vs, objective.as_ref(), &pairs, reference.as_ref(), &pcfg, &train_dir)?;
     let (first, last) = first_and_last_metrics(&train_dir.join("metrics.csv"))?;
 
+    let adapter_dir = match &adapters {
+        Some((lvs, lc)) => {
+            let dir = out_dir.join("adapter");
+            lora::save_adapter(&dir, lvs, lc, &cfg.model)?;
+            lora::merge(&mut loaded.model);
+            Some(dir)
+        }
+        None => None,
+    };
     let model_dir = out_dir.join("model");
     save_hf(&loaded, &model_dir)?;
     let model_outputs = match opts.generate {
@@ -243,6 +282,7 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path, opts: &PaperRunOpt
         mean_chosen_tokens: mean(&|p| p.chosen.len()),
         mean_rejected_tokens: mean(&|p| p.rejected.len()),
         model_dir,
+        adapter_dir,
         model_outputs,
     };
     shared::io::write_json(&out_dir.join("summary.json"), &out)?;
@@ -292,11 +332,14 @@ pub fn default_instructions() -> Result<PathBuf> {
     shared::io::resolve_maybe_gz(&p).with_context(|| format!("{} (or .gz) is missing: run `cargo xtask fetch`", p.display()))
 }
 
-/// The generation prompt of one AlpacaEval instruction, as the SimPO eval configs format it
-/// (Zephyr: an empty system turn first, issue #82), with exactly one BOS.
-fn eval_prompt(tok: &Tokenizer, instruction: &str) -> Result<Vec<i64>> {
-    let family = tok.chat.as_ref().map(|c| c.family);
-    let msgs = if family == Some(Family::Zephyr) { vec![Message::system(""), Message::user(instruction)] } else { vec![Message::user(instruction)] };
+/// The generation prompt of one AlpacaEval instruction in the training format: the same empty
+/// system turn as training (Zephyr: `<|system|>\n</s>`, as the SimPO AlpacaEval template has it,
+/// issue #82), the generation prompt, exactly one BOS. (The AlpacaEval templates do not strip the
+/// instruction; the Llama-3, Gemma and `mistral-simpo` renderings do, as in training.)
+pub fn eval_prompt(tok: &Tokenizer, instruction: &str) -> Result<Vec<i64>> {
+    let template = tok.chat.as_ref().context("the tokenizer has no chat template")?;
+    let mut msgs = vec![Message::user(instruction)];
+    template.maybe_insert_system_message(&mut msgs);
     let mut ids = tok.encode_chat(&msgs, true)?;
     if let Some(bos) = tok.bos_id() {
         if ids.first() != Some(&bos) {
@@ -380,68 +423,145 @@ pub fn dry_run(settings: &[(String, PaperConfig)]) -> Result<String> {
     dry_run_with(settings, &PlanAssumptions::default())
 }
 
+/// GPU capacities the plan checks against, in GiB: 80 GB (H100) and 141 GB (H200).
+pub const H100_GIB: f64 = 80e9 / (1u64 << 30) as f64;
+pub const H200_GIB: f64 = 141e9 / (1u64 << 30) as f64;
+/// The LoRA rank the plan assumes (PEFT's usual 16, every projection, alpha 32).
+pub const PLAN_LORA_RANK: u64 = 16;
+/// A mode "fits" when its estimate leaves this share of the card free (the estimate's error bar).
+pub const PLAN_HEADROOM: f64 = 0.05;
+
+/// One setting's single-GPU plan: for each mode, GiB at the paper's micro-batch and at one pair.
+pub struct SingleGpuPlan {
+    pub modes: Vec<(plan::Mode, plan::Memory, plan::Memory)>,
+}
+
+impl SingleGpuPlan {
+    pub fn of(shape: &ModelShape, c: &PaperConfig) -> Self {
+        let seq = c.train.max_length as u64;
+        let rows = 2 * c.train.per_device_batch as u64; // chosen + rejected in one forward
+        let r = PLAN_LORA_RANK;
+        let modes = [plan::Mode::Full, plan::Mode::FullCheckpointed, plan::Mode::Lora(r), plan::Mode::LoraCheckpointed(r)]
+            .into_iter()
+            .map(|m| (m, plan::single_gpu(shape, m, rows, seq), plan::single_gpu(shape, m, 2, seq)))
+            .collect();
+        SingleGpuPlan { modes }
+    }
+
+    /// The modes that fit `cap` GiB with [`PLAN_HEADROOM`] to spare, with the micro-batch (pairs)
+    /// they fit at.
+    pub fn fitting(&self, cap: f64, per_device: usize) -> Vec<(plan::Mode, usize)> {
+        let cap = cap * (1.0 - PLAN_HEADROOM);
+        self.modes
+            .iter()
+            .filter_map(|(m, paper, one)| {
+                if paper.total() <= cap {
+                    Some((*m, per_device))
+                } else if one.total() <= cap {
+                    Some((*m, 1))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether this build's training path can run `mode` (the pairwise trainer has no hook for the
+/// recompute pass of gradient checkpointing yet; `shared::model::recompute` is ready for it).
+pub fn runnable_now(mode: plan::Mode) -> bool {
+    !mode.checkpointed()
+}
+
 pub fn dry_run_with(settings: &[(String, PaperConfig)], a: &PlanAssumptions) -> Result<String> {
-    const H100: f64 = 80e9 / (1u64 << 30) as f64; // 80 GB = 74.5 GiB
-    const H200: f64 = 141e9 / (1u64 << 30) as f64; // 141 GB = 131.3 GiB
     let mut s = String::new();
     writeln!(s, "SimPO at paper scale: plan (nothing is loaded or trained)")?;
     writeln!(s)?;
-    writeln!(s, "| setting | start model | dataset | β | γ/β | lr | batch | params | GiB/GPU SimPO 4×ZeRO-3 | GiB/GPU DPO 4×ZeRO-3 | GiB SimPO 1 GPU | GiB DPO 1 GPU | h SimPO 4×H100 | h DPO 4×H100 | 1×H100 80GB | 1×H200 141GB | runs here |")?;
-    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(s, "Settings (SimPO: the authors' training_configs; DPO: their README's best DPO hyperparameters):")?;
+    writeln!(s)?;
+    writeln!(s, "| setting | start model | dataset | template | SimPO β | γ/β | SimPO lr | DPO β | DPO lr | schedule | warm-up | shuffle | batch | max len / prompt | params |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for (name, c) in settings {
-        let runs = "yes";
-        let Some(shape) = shape_of(&c.model) else {
-            writeln!(s, "| {name} | {} | {} | {} | {} | {:.0e} | {} | ? | shape unknown: give a local folder with config.json | | | | | | | | {runs} |", c.model, c.dataset, c.simpo.beta, c.simpo.gamma_beta_ratio, c.train.learning_rate, c.global_batch())?;
-            continue;
-        };
-        let rows = 2 * c.train.per_device_batch as u64; // chosen + rejected in one forward
-        let act = plan::activation_gib(&shape, rows, c.train.max_length as u64);
-        let simpo4 = plan::estimate(&shape, a.pairs, a.mean_tokens, c.gpus, false, a.mfu, a.peak_tflops);
-        let dpo4 = plan::estimate(&shape, a.pairs, a.mean_tokens, c.gpus, true, a.mfu, a.peak_tflops);
-        let simpo1 = plan::estimate(&shape, a.pairs, a.mean_tokens, 1, false, a.mfu, a.peak_tflops);
-        let dpo1 = plan::estimate(&shape, a.pairs, a.mean_tokens, 1, true, a.mfu, a.peak_tflops);
-        let (m_s1, m_d1) = (simpo1.gpu_mem_gib_per_gpu + act, dpo1.gpu_mem_gib_per_gpu + act);
-        // This project's trainer on one GPU (bf16 weights + grads, fp32 master weights + moments; DPO caches reference log-probs, no second model).
-        let ours = shape.params() as f64 * plan::OURS_BF16_BYTES_PER_PARAM / (1u64 << 30) as f64 + act;
-        let fits = |cap: f64| {
-            format!(
-                "paper recipe: SimPO {} / DPO {}; ours: {}",
-                if m_s1 <= cap { "fits" } else { "no" },
-                if m_d1 <= cap { "fits" } else { "no" },
-                if ours <= cap { format!("fits ({ours:.0} GiB)") } else { format!("no ({ours:.0} GiB)") }
-            )
-        };
+        let params = shape_of(&c.model).map(|sh| format!("{:.2} B", sh.params() as f64 / 1e9)).unwrap_or_else(|| "? (give a local folder with config.json)".into());
         writeln!(
             s,
-            "| {name} | {} | {} | {} | {} | {:.0e} | {} | {:.2} B | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} | {runs} |",
+            "| {name} | {} | {} | {} | {} | {} | {:.0e} | {} | {:.0e} | {:?} | {} | {} | {} = {} × {} × {} | {} / {} | {params} |",
             c.model,
             c.dataset,
+            c.chat_template,
             c.simpo.beta,
             c.simpo.gamma_beta_ratio,
             c.train.learning_rate,
+            c.dpo.beta,
+            c.dpo.learning_rate,
+            c.train.lr_scheduler_type,
+            c.train.warmup_ratio,
+            c.train.shuffle,
             c.global_batch(),
-            shape.params() as f64 / 1e9,
-            simpo4.gpu_mem_gib_per_gpu + act,
-            dpo4.gpu_mem_gib_per_gpu + act,
-            m_s1,
-            m_d1,
-            simpo4.hours,
-            dpo4.hours,
-            fits(H100),
-            fits(H200),
+            c.train.per_device_batch,
+            c.train.grad_accum,
+            c.gpus,
+            c.train.max_length,
+            c.train.max_prompt_length,
         )?;
+    }
+    writeln!(s)?;
+    writeln!(s, "The paper's recipe (DeepSpeed ZeRO-3 over its GPUs; `cargo xtask export simpo --setting <name>` writes it for TRL + accelerate):")?;
+    writeln!(s)?;
+    writeln!(s, "| setting | GPUs | GiB/GPU SimPO | GiB/GPU DPO (+ bf16 reference) | h SimPO | h DPO |")?;
+    writeln!(s, "|---|---|---|---|---|---|")?;
+    for (name, c) in settings {
+        let Some(shape) = shape_of(&c.model) else {
+            writeln!(s, "| {name} | {} | ? | ? | ? | ? |", c.gpus)?;
+            continue;
+        };
+        let rows = 2 * c.train.per_device_batch as u64;
+        let act = plan::activation_gib(&shape, rows, c.train.max_length as u64);
+        let simpo = plan::estimate(&shape, a.pairs, a.mean_tokens, c.gpus, false, a.mfu, a.peak_tflops);
+        let dpo = plan::estimate(&shape, a.pairs, a.mean_tokens, c.gpus, true, a.mfu, a.peak_tflops);
+        writeln!(s, "| {name} | {} × H100 | {:.1} | {:.1} | {:.1} | {:.1} |", c.gpus, simpo.gpu_mem_gib_per_gpu + act, dpo.gpu_mem_gib_per_gpu + act, simpo.hours, dpo.hours)?;
+    }
+    writeln!(s)?;
+    writeln!(s, "This project's trainer on ONE GPU, GiB per training mode at the paper's micro-batch / at 1 pair (SimPO and DPO alike: DPO's reference log-probs are cached, no second model):")?;
+    writeln!(s)?;
+    let r = PLAN_LORA_RANK;
+    writeln!(s, "| setting | full | full + GC | LoRA r={r} | LoRA r={r} + GC | fits one 80 GB GPU ({H100_GIB:.1} GiB) with | runs with this build | fits one 141 GB H200 with |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|")?;
+    for (name, c) in settings {
+        let Some(shape) = shape_of(&c.model) else {
+            writeln!(s, "| {name} | ? | ? | ? | ? | shape unknown | unknown | shape unknown |")?;
+            continue;
+        };
+        let p = SingleGpuPlan::of(&shape, c);
+        let cells: Vec<String> = p.modes.iter().map(|(_, paper, one)| format!("{:.0} / {:.0}", paper.total(), one.total())).collect();
+        let list = |fits: &[(plan::Mode, usize)]| {
+            if fits.is_empty() {
+                "none".to_string()
+            } else {
+                fits.iter().map(|(m, mb)| format!("{} ({mb} pair{})", m.name(), if *mb == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")
+            }
+        };
+        let h100 = p.fitting(H100_GIB, c.train.per_device_batch);
+        let now: Vec<(plan::Mode, usize)> = h100.iter().copied().filter(|(m, _)| runnable_now(*m)).collect();
+        let runs = if now.is_empty() {
+            "no: every fitting mode needs gradient checkpointing, which the pairwise trainer does not call yet".to_string()
+        } else {
+            format!("yes: {}", list(&now))
+        };
+        writeln!(s, "| {name} | {} | {} | {} | {} | {} | {runs} | {} |", cells[0], cells[1], cells[2], cells[3], list(&h100), list(&p.fitting(H200_GIB, c.train.per_device_batch)))?;
     }
     writeln!(s)?;
     writeln!(s, "Assumptions (estimates are arithmetic, not measurements):")?;
     writeln!(s, "- one epoch of {} pairs, {} tokens per sequence on average (prompt + response; chosen and rejected both run);", a.pairs, a.mean_tokens)?;
     writeln!(s, "- training FLOPs = 6·N·tokens for the policy, + 2·N·tokens for DPO's reference forward pass (the paper's recipe runs the reference online); gradient checkpointing's recomputation (+2·N·tokens, hours ×4/3) and padding are not included;")?;
-    writeln!(s, "- {:.0}% model-FLOP utilisation of an H100 SXM's {:.0} dense bf16 TFLOP/s per GPU (hours are for 4 GPUs, the paper's count);", a.mfu * 100.0, a.peak_tflops)?;
-    writeln!(s, "- memory, the paper's recipe: 16 bytes/parameter (bf16 weights + grads, fp32 master weights + two Adam moments), sharded over the GPUs by ZeRO-3, + 2 bytes/parameter for DPO's bf16 reference copy;")?;
-    writeln!(s, "- plus activations with gradient checkpointing for one micro-batch (per-device batch × 2 rows × max_length tokens): bf16 layer inputs, one layer's working set, fp32 logits and log-softmax (flash attention assumed); no allocator fragmentation or CUDA context (add a few GiB);")?;
-    writeln!(s, "- \"ours\": this project's trainer on one GPU keeps bf16 weights and gradients, fp32 master weights and fp32 Adam moments (16 bytes/parameter, the paper's mixed precision without ZeRO/offload); DPO uses cached reference log-probs, so it needs no second model.")?;
-    writeln!(s, "- GPU capacity: 80 GB = {H100:.1} GiB (H100), 141 GB = {H200:.1} GiB (H200).")?;
+    writeln!(s, "- {:.0}% model-FLOP utilisation of an H100 SXM's {:.0} dense bf16 TFLOP/s per GPU;", a.mfu * 100.0, a.peak_tflops)?;
+    writeln!(s, "- the paper's recipe: 16 bytes/parameter (bf16 weights + grads, fp32 master weights + two Adam moments) sharded by ZeRO-3, + 2 bytes/parameter for DPO's bf16 reference copy, + activations with gradient checkpointing for one micro-batch;")?;
+    writeln!(s, "- this project, one GPU: full fine-tuning keeps {} bytes/parameter (bf16 weight and .grad, the fp32 gradient sum of AdamW::accumulate, fp32 master weight, two fp32 moments); LoRA keeps the frozen bf16 base (2 bytes/parameter) and {} bytes per adapter parameter (r = {r}, alpha = {}, all seven projections);", plan::OURS_BF16_BYTES_PER_PARAM, plan::OURS_BF16_BYTES_PER_PARAM, 2 * r)?;
+    writeln!(s, "- activations per token and layer as counted in plan::layer_bytes_per_token (memory-efficient SDPA; Gemma-2's soft-capped attention materialises its scores), for every row of the micro-batch at max_length tokens (the worst case a batch can hit); without checkpointing every layer's, with checkpointing the layer inputs plus one layer's;")?;
+    writeln!(s, "- logits: f32 at every response position (counted as all max_length positions, the worst case) kept for the backward pass; with checkpointing one chunk of 2^28 values; + {} GiB for the CUDA context and allocator slack;", plan::OVERHEAD_GIB)?;
+    writeln!(s, "- GPU capacity: 80 GB = {H100_GIB:.1} GiB (H100), 141 GB = {H200_GIB:.1} GiB (H200); a mode fits when it leaves {:.0}% of the card free. The prepared GPU check (scripts/gpu_check.sh) measures the peak of a 0.5B model's step against this arithmetic.", PLAN_HEADROOM * 100.0)?;
     writeln!(s)?;
-    writeln!(s, "Precision: bf16 keeps 8 significant bits, so an AdamW step of ≈ lr = 1e-6 is below half an ulp of any bf16 weight with |w| > 2.6e-4 and would round away; the shared optimiser therefore updates fp32 master copies of bf16 weights and rounds them back after each step (`shared::train::optim`, tested).")?;
+    writeln!(s, "Precision: bf16 keeps 8 significant bits, so an AdamW step of ≈ lr = 1e-6 is below half an ulp of any bf16 weight with |w| > 2.6e-4 and would round away; the shared optimiser therefore updates fp32 master copies of bf16 weights, and sums the 16 micro-batch gradients of a step in fp32 (`shared::train::optim`, tested).")?;
     Ok(s)
 }
 
@@ -459,8 +579,18 @@ mod tests {
         }
         assert!(s.contains("8.03 B") && s.contains("7.24 B"), "{s}");
         assert!(s.contains("MFU") || s.contains("model-FLOP utilisation"));
-        // An 8B model's full training state (16 B/param = 120 GiB) cannot fit one 80 GB H100.
-        let l3 = s.lines().find(|l| l.starts_with("| llama3-instruct |")).unwrap();
-        assert!(l3.contains("paper recipe: SimPO no / DPO no; ours: no"), "{l3}");
+        // Every setting fits one 80 GB GPU in at least one mode, and full fine-tuning of 7–9B never does.
+        for (name, c) in &settings {
+            let shape = shape_of(&c.model).unwrap();
+            let p = SingleGpuPlan::of(&shape, c);
+            let fits = p.fitting(H100_GIB, c.train.per_device_batch);
+            assert!(!fits.is_empty(), "{name}: no mode fits one 80 GB GPU");
+            assert!(fits.iter().all(|(m, _)| !matches!(m, plan::Mode::Full | plan::Mode::FullCheckpointed)), "{name}: {fits:?}");
+        }
+        // The "runs with this build" cell says what is true: Gemma-2 fits only with gradient
+        // checkpointing, which the pairwise trainer does not call yet; Llama-3 fits with LoRA alone.
+        let row = |n: &str| s.lines().rfind(|l| l.starts_with(&format!("| {n} |"))).unwrap().to_string();
+        assert!(row("gemma2-9b-it").contains("| no: every fitting mode needs gradient checkpointing"), "{}", row("gemma2-9b-it"));
+        assert!(row("llama3-instruct").contains("| yes: LoRA r=16 (1 pair)"), "{}", row("llama3-instruct"));
     }
 }

@@ -53,16 +53,81 @@ fn response_span_holds_the_assistant_header_and_end_of_turn() {
     }
 }
 
-#[test]
-fn mistral_answers_follow_the_authors_template_and_get_one_eos() {
-    let dir = crate_dir().join("../../shared/fixtures/tiny-mistral");
+fn fixture_tokenizer(name: &str, template: &str) -> Tokenizer {
+    let dir = crate_dir().join("../../shared/fixtures").join(name);
     let mut tok = Tokenizer::from_files(&dir.join("tokenizer.json"), Some(&dir.join("tokenizer_config.json")), None).unwrap();
-    tok.chat = Some(ChatTemplate::from_name("mistral", "<s>", "</s>").unwrap());
-    let (p, r) = paper::encode_answer(&tok, &[Message::user("Hi there")], "Hello you").unwrap();
-    assert_eq!(p, tok.encode("<s>[INST] Hi there [/INST]", false).unwrap());
-    let eos = tok.eos_id().unwrap();
+    let (bos, eos) = (tok.bos_token.clone().unwrap_or_default(), tok.eos_token.clone().unwrap_or_default());
+    tok.chat = Some(ChatTemplate::from_name(template, &bos, &eos).unwrap());
+    tok
+}
+
+#[test]
+fn mistral_instruct_answers_follow_the_authors_template_stripped_with_one_bos_and_eos() {
+    // run_simpo.py's Mistral template: no BOS in the text (the trainer adds the id), user and
+    // assistant text stripped, the answer rendered alone as " {answer} </s>"; the empty system
+    // turn it inserts leaves no trace.
+    let tok = fixture_tokenizer("tiny-mistral", "mistral-simpo");
+    let (p, r) = paper::encode_answer(&tok, &[Message::user("  Hi there \n")], "\n Hello you  ").unwrap();
+    let (bos, eos) = (tok.bos_id().unwrap(), tok.eos_id().unwrap());
+    let prompt_text = "[INST] Hi there [/INST]";
+    assert_eq!(p, [vec![bos], tok.encode(prompt_text, false).unwrap()].concat());
+    let full = tok.encode(&format!("{prompt_text} Hello you </s>"), false).unwrap();
+    assert_eq!(r, full[p.len() - 1..].to_vec(), "the response is the rest of the whole rendering");
     assert_eq!(r.iter().filter(|&&i| i == eos).count(), 1);
-    assert_eq!([p, r].concat(), tok.encode("<s>[INST] Hi there [/INST] Hello you </s>", false).unwrap());
+    assert_eq!(tok.decode(&r, false).unwrap().trim(), "Hello you </s>");
+    // The stock template (no stripping, answer glued to [/INST]) is rejected for a Mistral model path.
+    let mut cfg = tiny_config();
+    cfg.model = "mistralai/Mistral-7B-Instruct-v0.2".into();
+    assert!(cfg.validate().unwrap_err().to_string().contains("mistral-simpo"));
+}
+
+#[derive(serde::Deserialize)]
+struct Rendered {
+    question: String,
+    answer: String,
+    system_inserted: bool,
+    prompt_ids: Vec<i64>,
+    response_ids: Vec<i64>,
+}
+
+#[test]
+fn training_ids_equal_the_authors_pipeline_on_the_models_own_templates() {
+    // shared/fixtures/simpo_rendering.json: transformers' apply_chat_template on the Zephyr SFT
+    // template (Mistral-Base: an empty system turn, `<|system|>\n</s>\n`, as the evaluation has it)
+    // and on the Llama-3 template (no system turn), then the trainer's BOS/EOS rules.
+    let path = crate_dir().join("../../shared/fixtures/simpo_rendering.json");
+    let all: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (name, template, inserted) in [("tiny-zephyr", "zephyr", true), ("tiny-llama", "llama3", false)] {
+        let tok = fixture_tokenizer(name, template);
+        let cases: Vec<Rendered> = serde_json::from_value(all["models"][name].clone()).unwrap();
+        assert_eq!(cases.len(), 3);
+        for c in cases {
+            assert_eq!(c.system_inserted, inserted, "{name}");
+            let (p, r) = paper::encode_answer(&tok, &[Message::user(c.question.clone())], &c.answer).unwrap();
+            assert_eq!((p, r), (c.prompt_ids, c.response_ids), "{name}: {:?}", c.question);
+        }
+    }
+    // Training and evaluation prompts agree: the eval prompt is the training prompt + the generation prompt.
+    let tok = fixture_tokenizer("tiny-zephyr", "zephyr");
+    let (p, _) = paper::encode_answer(&tok, &[Message::user("Name a colour.")], "Red").unwrap();
+    let e = paper::eval_prompt(&tok, "Name a colour.").unwrap();
+    assert_eq!(&e[..p.len()], &p[..]);
+    assert_eq!(tok.decode(&e[p.len()..], false).unwrap(), "<|assistant|>\n");
+}
+
+#[test]
+fn dpo_runs_at_its_own_learning_rate_and_beta() {
+    let cfg = PaperConfig::load(&config_dir().join("paper/llama3-instruct.toml")).unwrap();
+    let simpo = paper::pairwise_config(&cfg, &PaperRunOptions::default());
+    let dpo = paper::pairwise_config(&cfg, &PaperRunOptions { method: Method::Dpo, ..Default::default() });
+    assert_eq!((simpo.schedule.lr, dpo.schedule.lr), (1e-6, 7e-7));
+    assert_eq!(dpo.schedule.warmup_ratio, 0.1);
+    // A file-order run is refused by the current trainer (it always shuffles), not silently shuffled.
+    let mut c = tiny_config();
+    c.train.shuffle = false;
+    let out = tempfile::tempdir().unwrap();
+    let e = format!("{:#}", paper::run(&c, Device::Cpu, out.path(), &PaperRunOptions::default()).unwrap_err());
+    assert!(e.contains("shuffle"), "{e}");
 }
 
 fn read_metrics(path: &Path) -> Vec<(f64, f64)> {
@@ -117,10 +182,45 @@ fn dpo_runs_through_the_same_path_with_cached_reference_logps() {
     let opts = PaperRunOptions { method: Method::Dpo, max_steps: Some(2), max_pairs: Some(2), batch_size: Some(2), ..Default::default() };
     let s = paper::run(&cfg, Device::Cpu, out.path(), &opts).unwrap();
     assert_eq!((s.steps, s.pairs, s.method), (2, 2, Method::Dpo));
+    // The first logged learning rate is [dpo]'s (no warm-up in the tiny config).
+    let mut rd = csv::Reader::from_path(out.path().join("train/metrics.csv")).unwrap();
+    let lr_col = rd.headers().unwrap().iter().position(|c| c == "lr").unwrap();
+    let first: f64 = rd.records().next().unwrap().unwrap()[lr_col].parse().unwrap();
+    assert_eq!(first, cfg.dpo.learning_rate);
     // At step 1 the policy equals the reference: DPO's loss is log 2 and its margin 0.
     assert!((s.first_loss - std::f64::consts::LN_2).abs() < 1e-4 && s.first_margin.abs() < 1e-4, "{s:?}");
     let cached = std::fs::read_dir(out.path().join("ref-cache")).unwrap().count();
     assert_eq!(cached, 1);
+}
+
+#[test]
+fn lora_trains_adapters_only_and_saves_them_in_peft_layout() {
+    let cfg = tiny_config();
+    let out = tempfile::tempdir().unwrap();
+    let lc = shared::model::LoraConfig::all_projections(2, 4.0);
+    let opts = PaperRunOptions { max_steps: Some(3), lora: Some(lc), ..Default::default() };
+    let s = paper::run(&cfg, Device::Cpu, out.path(), &opts).unwrap();
+    assert!(s.final_loss < s.first_loss, "loss {} → {}", s.first_loss, s.final_loss);
+    let adapter = s.adapter_dir.as_ref().expect("an adapter folder");
+    let acfg = shared::model::lora::read_adapter_config(&adapter.join("adapter_config.json")).unwrap();
+    assert_eq!((acfg.r, acfg.lora_alpha), (2, 4.0));
+    // Base + adapter = the merged model written to model/.
+    let c = LlamaConfig::from_file(s.model_dir.join("config.json")).unwrap();
+    let base_vs = VarStore::new(Device::Cpu);
+    let mut base = Llama::new(&base_vs.root(), &c).unwrap();
+    shared::model::weights::load_into(&base_vs, &[PathBuf::from(&cfg.model).join("model.safetensors")], &[]).unwrap();
+    let lvs = VarStore::new(Device::Cpu);
+    shared::model::lora::load_adapter(adapter, &mut base, &lvs).unwrap();
+    let merged_vs = VarStore::new(Device::Cpu);
+    let merged = Llama::new(&merged_vs.root(), &c).unwrap();
+    shared::model::weights::load_into(&merged_vs, &[s.model_dir.join("model.safetensors")], &[]).unwrap();
+    let ids = tch::Tensor::from_slice(&[0i64, 5, 17, 33, 4]).view([1, 5]);
+    let (a, b) = tch::no_grad(|| (base.forward(&ids, &ids.ones_like()).unwrap(), merged.forward(&ids, &ids.ones_like()).unwrap()));
+    assert!((&a - &b).abs().max().double_value(&[]) < 1e-5);
+    // The base weights were frozen: only the adapters' checkpoint was written.
+    let ckpt = std::fs::read_dir(out.path().join("train/ckpt")).unwrap().filter_map(|e| e.ok()).find(|e| e.file_name().to_string_lossy().starts_with("step-")).unwrap().path();
+    let saved = tch::Tensor::read_safetensors(ckpt.join("model.safetensors")).unwrap();
+    assert!(!saved.is_empty() && saved.iter().all(|(n, _)| n.contains("lora_")), "{:?}", saved.iter().map(|(n, _)| n).collect::<Vec<_>>());
 }
 
 #[test]

@@ -63,23 +63,64 @@ impl Module for RmsNorm {
     }
 }
 
+/// A linear layer (HF `nn.Linear`: `y = x Wᵀ + b`) with an optional LoRA adapter
+/// (`y += scaling · (x Aᵀ) Bᵀ`, PEFT's `lora.Linear`; see [`super::lora`]).
+#[derive(Debug)]
+pub struct Linear {
+    pub base: nn::Linear,
+    pub lora: Option<LoraAdapter>,
+}
+
+/// One LoRA adapter: `A` `[r, in]`, `B` `[out, r]` (PEFT's `lora_A.weight`, `lora_B.weight`) and
+/// `scaling = lora_alpha / r` (or `/ sqrt(r)` with rsLoRA). The adapter runs in its own dtype
+/// (f32 beside a bf16 base, as PEFT keeps it) and its output is cast to the base output's dtype.
+#[derive(Debug)]
+pub struct LoraAdapter {
+    pub a: Tensor,
+    pub b: Tensor,
+    pub scaling: f64,
+}
+
+impl Linear {
+    pub fn in_features(&self) -> i64 {
+        self.base.ws.size()[1]
+    }
+    pub fn out_features(&self) -> i64 {
+        self.base.ws.size()[0]
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let y = self.base.forward(x);
+        match &self.lora {
+            None => y,
+            Some(l) => {
+                let z = x.to_kind(l.a.kind()).linear::<Tensor>(&l.a, None).linear::<Tensor>(&l.b, None) * l.scaling;
+                let kind = y.kind();
+                y + z.to_kind(kind)
+            }
+        }
+    }
+}
+
 /// Initialisation as in transformers (`initializer_range` 0.02), so models trained from scratch
 /// start where the Python ones do.
-fn linear(p: nn::Path, i: usize, o: usize, bias: bool) -> nn::Linear {
+fn linear(p: nn::Path, i: usize, o: usize, bias: bool) -> Linear {
     let cfg = nn::LinearConfig {
         ws_init: Init::Randn { mean: 0.0, stdev: 0.02 },
         bs_init: Some(Init::Const(0.0)),
         bias,
     };
-    nn::linear(p, i as i64, o as i64, cfg)
+    Linear { base: nn::linear(p, i as i64, o as i64, cfg), lora: None }
 }
 
 #[derive(Debug)]
 struct Attention {
-    q_proj: nn::Linear,
-    k_proj: nn::Linear,
-    v_proj: nn::Linear,
-    o_proj: nn::Linear,
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
     n_heads: i64,
     n_kv_heads: i64,
     head_dim: i64,
@@ -160,9 +201,9 @@ impl Attention {
 /// SwiGLU: `down(silu(gate(x)) * up(x))`.
 #[derive(Debug)]
 struct Mlp {
-    gate_proj: nn::Linear,
-    up_proj: nn::Linear,
-    down_proj: nn::Linear,
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
     /// Gemma-2: GeGLU with the tanh approximation of GELU instead of SiLU.
     gelu_tanh: bool,
 }
@@ -230,7 +271,7 @@ pub struct Llama {
     layers: Vec<Block>,
     norm: RmsNorm,
     /// `None` when the output embedding is tied to `embed_tokens`.
-    lm_head: Option<nn::Linear>,
+    lm_head: Option<Linear>,
     inv_freq: Tensor,
     device: Device,
 }
@@ -278,10 +319,14 @@ impl Llama {
         &self.cfg
     }
 
-    /// A copy of this model, whose variables live in `vs`, in a new store on the same device: a
-    /// fresh policy to train from a starting point, or a frozen reference.
+    /// A copy of this model, whose variables live in `vs`, in a new store on the same device and
+    /// in the same dtype (a bf16 model's copy stays bf16): a fresh policy to train from a starting
+    /// point, or a frozen reference. LoRA adapters are not copied (merge them first).
     pub fn copy_with(&self, vs: &nn::VarStore) -> Result<(nn::VarStore, Llama)> {
         let mut new_vs = nn::VarStore::new(vs.device());
+        if let Some(kind) = float_kind(vs) {
+            new_vs.set_kind(kind);
+        }
         let model = Llama::new(&new_vs.root(), &self.cfg)?;
         new_vs.copy(vs).map_err(|e| Error::Other(format!("copying the model's weights: {e}")))?;
         Ok((new_vs, model))
@@ -342,8 +387,8 @@ impl Llama {
     }
 
     fn run(&self, input_ids: &Tensor, attention_mask: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
-        let (b, t) = match (input_ids.size2(), attention_mask.size2()) {
-            (Ok(ids), Ok(mask)) if ids == mask => ids,
+        match (input_ids.size2(), attention_mask.size2()) {
+            (Ok(ids), Ok(mask)) if ids == mask => {}
             _ => {
                 return Err(Error::invalid(
                     "model input",
@@ -352,25 +397,55 @@ impl Llama {
             }
         };
         self.check_ids(input_ids)?;
-        let dev = self.device;
-        let new_mask = attention_mask.to_device(dev).ne(0).to_kind(Kind::Int64);
+        let new_mask = attention_mask.to_device(self.device).ne(0).to_kind(Kind::Int64);
         let full_mask = match cache.as_ref().and_then(|c| c.mask.as_ref()) {
             Some(m) => Tensor::cat(&[m, &new_mask], 1),
             None => new_mask,
         };
+        let mut x = self.embed(input_ids);
+        let ctx = self.context(&full_mask, input_ids.size()[1], x.kind());
+        for i in 0..self.layers.len() {
+            let mut scratch = None;
+            let past_kv = match cache.as_deref_mut() {
+                Some(c) => &mut c.layers[i],
+                None => &mut scratch,
+            };
+            x = self.block(i, &x, &ctx, past_kv);
+        }
+        if let Some(c) = cache {
+            c.mask = Some(full_mask);
+        }
+        Ok(self.final_norm(&x))
+    }
+
+    /// Number of decoder layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The token embeddings `[B,T,H]` of `input_ids` (Gemma-2: times `sqrt(hidden_size)`).
+    pub(crate) fn embed(&self, input_ids: &Tensor) -> Tensor {
+        let x = self.embed_tokens.forward(&input_ids.to_device(self.device));
+        if self.cfg.is_gemma2() {
+            // Gemma-2: embeddings times sqrt(hidden_size), the scalar rounded to the weights' dtype.
+            let scale = Tensor::from((self.cfg.hidden_size as f64).sqrt()).to_kind(x.kind()).to_device(self.device);
+            return x * scale;
+        }
+        x
+    }
+
+    /// What every layer of one forward pass shares: rotary cos/sin of the `t` new positions and one
+    /// attention mask per distinct window, from the (cached + new) padding mask `full_mask` `[B,S]`.
+    pub(crate) fn context(&self, full_mask: &Tensor, t: i64, kind: Kind) -> LayerContext {
+        let dev = self.device;
+        let b = full_mask.size()[0];
         let s = full_mask.size()[1];
         let past = s - t;
         // Positions count real tokens only, so padding never shifts them.
         let pos = (full_mask.cumsum(1, Kind::Int64) - 1).clamp_min(0).narrow(1, past, t);
         let freqs = pos.to_kind(Kind::Float).unsqueeze(-1) * self.inv_freq.view([1, 1, -1]);
         let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1); // [B,1,t,D]
-        let mut x = self.embed_tokens.forward(&input_ids.to_device(dev));
-        if self.cfg.is_gemma2() {
-            // Gemma-2: embeddings times sqrt(hidden_size), the scalar rounded to the weights' dtype.
-            let scale = Tensor::from((self.cfg.hidden_size as f64).sqrt()).to_kind(x.kind()).to_device(dev);
-            x = x * scale;
-        }
-        let (cos, sin) = (emb.cos().to_kind(x.kind()), emb.sin().to_kind(x.kind()));
+        let (cos, sin) = (emb.cos().to_kind(kind), emb.sin().to_kind(kind));
         // allowed[b, 0, i, j]: query i (absolute past+i) may attend to key j.
         let qi = Tensor::arange_start(past, s, (Kind::Int64, dev)).view([t, 1]);
         let kj = Tensor::arange(s, (Kind::Int64, dev)).view([1, s]);
@@ -391,30 +466,61 @@ impl Llama {
                 masks.push((layer.window, mask_for(layer.window)));
             }
         }
-        for (i, layer) in self.layers.iter().enumerate() {
-            let mut scratch = None;
-            let past_kv = match cache.as_deref_mut() {
-                Some(c) => &mut c.layers[i],
-                None => &mut scratch,
-            };
-            let allowed = &masks.iter().find(|(w, _)| *w == layer.window).expect("a mask per window").1;
-            let h = layer.self_attn.forward(&layer.input_layernorm.forward(&x), &cos, &sin, allowed, past_kv);
-            match (&layer.pre_feedforward_layernorm, &layer.post_feedforward_layernorm) {
-                (Some(pre), Some(post)) => {
-                    x = x + layer.post_attention_layernorm.forward(&h);
-                    x = &x + post.forward(&layer.mlp.forward(&pre.forward(&x)));
-                }
-                _ => {
-                    x = x + h;
-                    x = &x + layer.mlp.forward(&layer.post_attention_layernorm.forward(&x));
-                }
+        LayerContext { cos, sin, masks }
+    }
+
+    /// Decoder layer `i` on hidden states `x` `[B,t,H]`; `past_kv` is its KV cache (or scratch).
+    pub(crate) fn block(&self, i: usize, x: &Tensor, ctx: &LayerContext, past_kv: &mut Option<(Tensor, Tensor)>) -> Tensor {
+        let layer = &self.layers[i];
+        let allowed = &ctx.masks.iter().find(|(w, _)| *w == layer.window).expect("a mask per window").1;
+        let h = layer.self_attn.forward(&layer.input_layernorm.forward(x), &ctx.cos, &ctx.sin, allowed, past_kv);
+        match (&layer.pre_feedforward_layernorm, &layer.post_feedforward_layernorm) {
+            (Some(pre), Some(post)) => {
+                let x = x + layer.post_attention_layernorm.forward(&h);
+                &x + post.forward(&layer.mlp.forward(&pre.forward(&x)))
+            }
+            _ => {
+                let x = x + h;
+                &x + layer.mlp.forward(&layer.post_attention_layernorm.forward(&x))
             }
         }
-        if let Some(c) = cache {
-            c.mask = Some(full_mask);
-        }
-        Ok(self.norm.forward(&x))
     }
+
+    /// The final RMSNorm.
+    pub(crate) fn final_norm(&self, x: &Tensor) -> Tensor {
+        self.norm.forward(x)
+    }
+
+    /// Every linear layer with its Hugging Face module name (`model.layers.0.self_attn.q_proj`,
+    /// ..., `lm_head` when untied), for adapters.
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        let mut out = vec![];
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let a = &mut l.self_attn;
+            let m = &mut l.mlp;
+            for (name, lin) in [("self_attn.q_proj", &mut a.q_proj), ("self_attn.k_proj", &mut a.k_proj), ("self_attn.v_proj", &mut a.v_proj), ("self_attn.o_proj", &mut a.o_proj), ("mlp.gate_proj", &mut m.gate_proj), ("mlp.up_proj", &mut m.up_proj), ("mlp.down_proj", &mut m.down_proj)] {
+                out.push((format!("model.layers.{i}.{name}"), lin));
+            }
+        }
+        if let Some(h) = self.lm_head.as_mut() {
+            out.push(("lm_head".to_string(), h));
+        }
+        out
+    }
+}
+
+/// Per-forward constants shared by every layer (see [`Llama::context`]).
+pub(crate) struct LayerContext {
+    cos: Tensor,
+    sin: Tensor,
+    masks: Vec<(Option<usize>, Tensor)>,
+}
+
+/// The dtype of a store's floating-point variables (the first by name), if it has any.
+pub fn float_kind(vs: &nn::VarStore) -> Option<Kind> {
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.is_floating_point()).collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars.first().map(|(_, t)| t.kind())
 }
 
 #[cfg(test)]
@@ -505,7 +611,21 @@ mod tests {
     }
 
     #[test]
-    fn out_of_vocab_ids_are_an_error_naming_the_id() {
+    fn a_copy_keeps_the_dtype_and_the_numbers() {
+        let (mut vs, m) = tiny("llama", false);
+        vs.bfloat16();
+        let (copy_vs, copy) = m.copy_with(&vs).unwrap();
+        for (name, t) in copy_vs.variables() {
+            assert_eq!(t.kind(), Kind::BFloat16, "{name}");
+            assert!(t.equal(&vs.variables()[&name]), "{name}");
+        }
+        let ids = Tensor::from_slice(&[1i64, 2, 3]).view([1, 3]);
+        assert!(m.forward(&ids, &ids.ones_like()).unwrap().equal(&copy.forward(&ids, &ids.ones_like()).unwrap()));
+        assert_eq!(float_kind(&copy_vs), Some(Kind::BFloat16));
+    }
+
+    #[test]
+    fn out_of_vocab_ids_are_an_error() {
         let (_vs, m) = tiny("llama", false);
         let ones = Tensor::ones([1, 3], (Kind::Int64, Device::Cpu));
         for (bad, ids) in [(50, [1i64, 50, 2]), (-1, [1i64, -1, 2]), (1000, [1000i64, 0, 49])] {

@@ -11,14 +11,25 @@ use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 /// A complete config: `model_type`, vocabulary, hidden size, MLP size, layers, heads (kv heads =
-/// heads), RoPE defaults, `max_position_embeddings` 64, untied embeddings.
+/// heads), RoPE defaults, `max_position_embeddings` 64, untied embeddings. For `gemma2`: GeGLU,
+/// tied embeddings, soft-caps 2 (scores) and 3 (logits) so both are active, a 3-token window on
+/// the even layers, `query_pre_attn_scalar` 12.
 pub fn config(model_type: &str, vocab: usize, hidden: usize, intermediate: usize, layers: usize, heads: usize) -> LlamaConfig {
-    serde_json::from_value(serde_json::json!({
+    let mut v = serde_json::json!({
         "model_type": model_type, "vocab_size": vocab, "hidden_size": hidden,
         "intermediate_size": intermediate, "num_hidden_layers": layers, "num_attention_heads": heads,
         "rms_norm_eps": 1e-6, "max_position_embeddings": 64
-    }))
-    .expect("a complete tiny config")
+    });
+    if model_type == "gemma2" {
+        let extra = serde_json::json!({
+            "head_dim": hidden / heads, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 12,
+            "attn_logit_softcapping": 2.0, "final_logit_softcapping": 3.0, "sliding_window": 3, "tie_word_embeddings": true
+        });
+        for (k, x) in extra.as_object().expect("an object") {
+            v[k] = x.clone();
+        }
+    }
+    LlamaConfig::from_json_str(&v.to_string(), std::path::Path::new("<tiny config>")).expect("a complete tiny config")
 }
 
 /// Overwrite every matrix of `vs` with uniform(-scale, scale) draws from a ChaCha RNG seeded by

@@ -1,7 +1,9 @@
 //! Chat templates of the supported families, rendered in Rust: Llama-3, ChatML (Qwen2),
-//! Mistral (instruct v0.1/v0.2), Zephyr and Gemma. Each renders exactly what transformers'
-//! `apply_chat_template` renders with the family's Jinja template (checked against it in the
-//! parity tests), and [`ChatTemplate::render_split`] exposes the prompt/response boundary.
+//! Mistral (instruct v0.1/v0.2), the SimPO authors' replacement Mistral template, Zephyr and
+//! Gemma. Each renders exactly what transformers' `apply_chat_template` renders with the family's
+//! Jinja template (checked against it in the parity tests), and [`ChatTemplate::render_split`]
+//! exposes the prompt/response boundary. [`ChatTemplate::maybe_insert_system_message`] adds the
+//! empty system turn alignment-handbook (and the SimPO repo's `run_simpo.py`) inserts.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,10 @@ pub enum Family {
     ChatMl,
     /// `{bos}[INST] {user} [/INST]{assistant}{eos}`; a system turn is folded into the first user turn.
     Mistral,
+    /// The template `run_simpo.py` swaps in for every model path containing "mistral" (SimPO issue
+    /// #26): no BOS (the trainer adds it), `[INST] {strip(system + "\n\n" + user)} [/INST]` for the
+    /// first user turn, `[INST] {strip(user)} [/INST]` after, ` {strip(assistant)} {eos}` for answers.
+    MistralSimpo,
     /// `<|role|>\n{content}{eos}\n`.
     Zephyr,
     /// `{bos}` then `<start_of_turn>{user|model}\n{content|trim}<end_of_turn>\n`; no system role.
@@ -69,18 +75,20 @@ impl ChatTemplate {
         Self { family, bos: bos.into(), eos: eos.into(), default_system: None }
     }
 
-    /// By name: `llama3`, `chatml`, `qwen2` (ChatML with Qwen2's default system turn), `mistral`, `zephyr`.
+    /// By name: `llama3`, `chatml`, `qwen2` (ChatML with Qwen2's default system turn), `mistral`,
+    /// `mistral-simpo` (the SimPO authors' replacement), `zephyr`, `gemma`.
     pub fn from_name(name: &str, bos: &str, eos: &str) -> Result<Self> {
         let fam = match name {
             "llama3" | "llama-3" => Family::Llama3,
             "chatml" | "qwen2" => Family::ChatMl,
             "mistral" => Family::Mistral,
+            "mistral-simpo" => Family::MistralSimpo,
             "zephyr" => Family::Zephyr,
             "gemma" | "gemma2" => Family::Gemma,
             other => {
                 return Err(Error::invalid(
                     "chat template",
-                    format!("{other:?} is not one of llama3, chatml, qwen2, mistral, zephyr, gemma"),
+                    format!("{other:?} is not one of llama3, chatml, qwen2, mistral, mistral-simpo, zephyr, gemma"),
                 ))
             }
         };
@@ -121,7 +129,7 @@ impl ChatTemplate {
         match self.family {
             Family::Llama3 => "<|start_header_id|>assistant<|end_header_id|>\n\n",
             Family::ChatMl => "<|im_start|>assistant\n",
-            Family::Mistral => "",
+            Family::Mistral | Family::MistralSimpo => "",
             Family::Zephyr => "<|assistant|>\n",
             Family::Gemma => "<start_of_turn>model\n",
         }
@@ -179,6 +187,20 @@ impl ChatTemplate {
                     }
                 }
             }
+            Family::MistralSimpo => {
+                let (system, rest) = match messages.first() {
+                    Some(m) if m.role == "system" => (format!("{}\n\n", m.content.trim()), &messages[1..]),
+                    _ => (String::new(), messages),
+                };
+                for (i, m) in rest.iter().enumerate() {
+                    let content = if i == 0 { format!("{system}{}", m.content) } else { m.content.clone() };
+                    match m.role.as_str() {
+                        "user" => out.push_str(&format!("[INST] {} [/INST]", content.trim())),
+                        "assistant" => out.push_str(&format!(" {} {}", content.trim(), self.eos)),
+                        _ => return Err(Error::invalid(format!("message {i}"), "a system turn may only come first")),
+                    }
+                }
+            }
             Family::Zephyr => {
                 for m in messages {
                     out.push_str(&format!("<|{}|>\n{}{}\n", m.role, m.content, self.eos));
@@ -203,6 +225,32 @@ impl ChatTemplate {
             out.push_str(self.generation_prompt());
         }
         Ok(out)
+    }
+
+    /// Whether the family's Jinja template refers to a system role, the test alignment-handbook's
+    /// `maybe_insert_system_message` applies (`"system"` or `"<|im_start|>"` in the template text)
+    /// before it inserts an empty system turn:
+    ///
+    /// | family | template | inserts | what the empty turn renders |
+    /// |---|---|---|---|
+    /// | Llama3 | Meta's, and the SimPO SFT's | no | – |
+    /// | ChatMl | `<|im_start|>` | yes | `<|im_start|>system\n<|im_end|>\n` (replacing Qwen2's default system text) |
+    /// | Mistral | mistral-instruct v0.2's ("Only user and assistant roles") | no | – |
+    /// | MistralSimpo | `messages[0]['role'] == 'system'` | yes | nothing (folded into the first user turn, then stripped) |
+    /// | Zephyr | zephyr-7b-sft-full's (`'<|system|>\n'`) | yes | `<|system|>\n{eos}\n` |
+    /// | Gemma | gemma-2-9b-it's refuses a system turn; SimPO's Gemma config swaps in one that folds it into the first user turn | – | nothing either way, so nothing is inserted (this family's renderer refuses system turns, as gemma-2-9b-it's template does) |
+    pub fn mentions_system(&self) -> bool {
+        matches!(self.family, Family::ChatMl | Family::MistralSimpo | Family::Zephyr)
+    }
+
+    /// alignment-handbook's `maybe_insert_system_message`: an empty system turn first when the
+    /// conversation has none and the template mentions a system role ([`Self::mentions_system`]).
+    /// `run_simpo.py` does this to every training prompt (`auto_insert_empty_system_msg`, default
+    /// true) and the SimPO eval templates carry it too (Zephyr: `<|system|>\n</s>`).
+    pub fn maybe_insert_system_message(&self, messages: &mut Vec<Message>) {
+        if self.mentions_system() && messages.first().is_some_and(|m| m.role != "system") {
+            messages.insert(0, Message::system(""));
+        }
     }
 
     /// Render `prompt` followed by the assistant turn `response`, split into (prompt text, response
@@ -279,6 +327,42 @@ mod tests {
         assert_eq!(s, "<s>[INST] Be brief.\n\nHi there  [/INST]Hello!</s>[INST] 2+2? [/INST]");
         let e = t.render(&[Message::user("a"), Message::user("b")], false).unwrap_err().to_string();
         assert!(e.contains("alternate"), "{e}");
+    }
+
+    #[test]
+    fn simpo_mistral_strips_folds_and_has_no_bos() {
+        let t = ChatTemplate::from_name("mistral-simpo", "<s>", "</s>").unwrap();
+        let msgs = vec![Message::system(" Be brief. "), Message::user("  Hi there \n"), Message::assistant("\n Hello! "), Message::user(" 2+2?")];
+        // strip() applies to system + "\n\n" + user as a whole: the user text's own leading spaces stay.
+        assert_eq!(t.render(&msgs, false).unwrap(), "[INST] Be brief.\n\n  Hi there [/INST] Hello! </s>[INST] 2+2? [/INST]");
+        // An empty system turn leaves no trace: the folded "\n\n" is stripped away.
+        let mut with_empty = vec![Message::user(" Hi ")];
+        t.maybe_insert_system_message(&mut with_empty);
+        assert_eq!(with_empty[0], Message::system(""));
+        assert_eq!(t.render(&with_empty, false).unwrap(), "[INST] Hi [/INST]");
+        // The lone assistant message, as run_simpo.py renders chosen/rejected.
+        assert_eq!(t.render(&[Message::assistant(" ok ")], false).unwrap(), " ok </s>");
+        let (p, r) = t.render_split(&with_empty, "  fine ", ResponseSpan::WithHeader).unwrap();
+        assert_eq!((p.as_str(), r.as_str()), ("[INST] Hi [/INST]", " fine </s>"));
+    }
+
+    #[test]
+    fn empty_system_turn_is_inserted_where_the_template_mentions_system() {
+        let one = || vec![Message::user("q")];
+        for (name, inserts) in [("llama3", false), ("chatml", true), ("qwen2", true), ("mistral", false), ("mistral-simpo", true), ("zephyr", true), ("gemma", false)] {
+            let t = ChatTemplate::from_name(name, "<s>", "</s>").unwrap();
+            let mut m = one();
+            t.maybe_insert_system_message(&mut m);
+            assert_eq!(m.len() == 2, inserts, "{name}");
+            // A conversation that already has a system turn is left alone.
+            let mut s = vec![Message::system("x"), Message::user("q")];
+            t.maybe_insert_system_message(&mut s);
+            assert_eq!(s.len(), 2);
+        }
+        let z = ChatTemplate::from_name("zephyr", "<s>", "</s>").unwrap();
+        let mut m = one();
+        z.maybe_insert_system_message(&mut m);
+        assert_eq!(z.render(&m, false).unwrap(), "<|system|>\n</s>\n<|user|>\nq</s>\n");
     }
 
     #[test]

@@ -39,9 +39,13 @@ struct Manifest {
     optim_sha256: String,
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
+/// SHA-256 of a file, streamed in 1 MiB reads (optimiser state at 8B parameters is ~96 GB: it is
+/// never read into memory whole).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(|e| Error::io(path, e))?);
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
+    Ok(format!("{:x}", h.finalize()))
 }
 
 fn torch_err(path: &Path, e: tch::TchError) -> Error {
@@ -190,6 +194,18 @@ mod tests {
         std::fs::write(last.join("state.json"), b"{not json").unwrap();
         let err = load(&last, &mut vs2, &mut opt2).unwrap_err().to_string();
         assert!(err.contains("corrupt checkpoint") && err.contains("state.json"), "{err}");
+    }
+
+    #[test]
+    fn streamed_hash_equals_the_whole_file_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("blob");
+        // Larger than one read buffer, not a multiple of it.
+        let bytes: Vec<u8> = (0..(3 << 20) + 12_345).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(sha256_file(&p).unwrap(), format!("{:x}", Sha256::digest(&bytes)));
+        let e = sha256_file(&dir.path().join("missing")).unwrap_err().to_string();
+        assert!(e.contains("missing"), "{e}");
     }
 
     #[test]

@@ -293,7 +293,7 @@ mod tests {
         // 60 prompts: preferences that fall with the response's extra length.
         let delta: Vec<f64> = (0..60).map(|i| ((i * 37) % 23) as f64 - 11.0).collect();
         let prefs: Vec<f64> = delta.iter().enumerate().map(|(i, d)| (0.5 + 0.02 * d + 0.1 * ((i % 5) as f64 - 2.0) / 2.0).clamp(0.01, 0.99)).collect();
-        let lc = length_controlled_win_rate(&prefs, &delta).unwrap();
+        let lc = length_controlled_win_rate(&prefs, &delta).unwrap().0;
         let c = lc_strength(&prefs, &delta).unwrap();
         let again = lc_at(prefs.iter().copied().zip(delta.iter().copied()), c);
         assert!((lc - again).abs() < 1e-9, "{lc} vs {again}");
@@ -310,6 +310,7 @@ mod tests {
                 win_rate: 0.0,
                 win_rate_se: 0.0,
                 lc_win_rate: None,
+                lc_win_rate_se: None,
                 avg_len: 0.0,
                 oracle_scores: vec![0.5; 40],
                 lengths: (0..40).map(|i| 10.0 + (i % 3) as f64).collect(),
