@@ -4,6 +4,11 @@
 //! This is the schema of `HuggingFaceH4/ultrafeedback_binarized` and of the SimPO on-policy
 //! sets (`princeton-nlp/llama3-ultrafeedback`, ...). Files are parquet (as on the hub) or
 //! JSON lines with the same fields.
+//!
+//! The plain-text form is read too: `chosen` and `rejected` as strings (the answers) with the
+//! user turn in a string column `prompt` or `instruction` (TGDPO's `mk1111/*-ultrafeedback*`
+//! sets, RewardBench's `allenai/reward-bench`). A string column `subset` (RewardBench's section
+//! subsets) is kept when present.
 
 use crate::error::{Error, Result};
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -22,14 +27,32 @@ pub struct PreferencePair {
     pub context: Vec<Message>,
     pub chosen: String,
     pub rejected: String,
+    /// RewardBench's `subset` column (None in datasets without one).
+    pub subset: Option<String>,
+}
+
+/// An answer column: a chat transcript ending with the assistant's message, or the answer's text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Answer {
+    Chat(Vec<Message>),
+    Text(String),
 }
 
 #[derive(Deserialize)]
 struct JsonRow {
     #[serde(default)]
     prompt_id: Option<String>,
-    chosen: Vec<Message>,
-    rejected: Vec<Message>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    prompt: Option<serde_json::Value>,
+    #[serde(default)]
+    instruction: Option<String>,
+    #[serde(default)]
+    subset: Option<String>,
+    chosen: Answer,
+    rejected: Answer,
 }
 
 /// Load pairs from a `.parquet` file or a `.jsonl` file.
@@ -50,8 +73,16 @@ fn load_jsonl(path: &Path) -> Result<Vec<PreferencePair>> {
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let row: JsonRow = serde_json::from_str(line)
             .map_err(|e| Error::Json { path: path.to_path_buf(), msg: format!("line {}: {e}", i + 1) })?;
-        let id = row.prompt_id.unwrap_or_else(|| i.to_string());
-        out.push(pair_from(path, i, id, row.chosen, row.rejected)?);
+        let id = row.prompt_id.or_else(|| row.id.map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).unwrap_or_else(|| i.to_string());
+        let prompt = row.instruction.or_else(|| row.prompt.and_then(|v| v.as_str().map(str::to_string)));
+        let (chosen, rejected) = match (row.chosen, row.rejected) {
+            (Answer::Chat(c), Answer::Chat(r)) => (c, r),
+            (Answer::Text(c), Answer::Text(r)) => text_pair(path, i, prompt, c, r)?,
+            _ => return Err(Error::invalid(format!("{} row {i}", path.display()), "`chosen` and `rejected` must both be chat transcripts or both be strings")),
+        };
+        let mut p = pair_from(path, i, id, chosen, rejected)?;
+        p.subset = row.subset;
+        out.push(p);
     }
     Ok(out)
 }
@@ -64,12 +95,20 @@ fn load_parquet(path: &Path) -> Result<Vec<PreferencePair>> {
     let mut out = vec![];
     for (i, row) in rows.enumerate() {
         let row = row.map_err(|e| bad(format!("row {i}: {e}")))?;
-        let chosen = messages(&row, "chosen").map_err(|m| bad(format!("row {i}: {m}")))?;
-        let rejected = messages(&row, "rejected").map_err(|m| bad(format!("row {i}: {m}")))?;
-        let id = column(&row, "prompt_id")
-            .and_then(|f| if let Field::Str(s) = f { Some(s.clone()) } else { None })
+        let text = |name: &str| column(&row, name).and_then(|f| if let Field::Str(s) = f { Some(s.clone()) } else { None });
+        let (chosen, rejected) = match (text("chosen"), text("rejected")) {
+            (Some(c), Some(r)) => text_pair(path, i, text("instruction").or_else(|| text("prompt")), c, r)?,
+            _ => (
+                messages(&row, "chosen").map_err(|m| bad(format!("row {i}: {m}")))?,
+                messages(&row, "rejected").map_err(|m| bad(format!("row {i}: {m}")))?,
+            ),
+        };
+        let id = text("prompt_id")
+            .or_else(|| column(&row, "id").map(|f| if let Field::Str(s) = f { s.clone() } else { f.to_string() }))
             .unwrap_or_else(|| i.to_string());
-        out.push(pair_from(path, i, id, chosen, rejected)?);
+        let mut p = pair_from(path, i, id, chosen, rejected)?;
+        p.subset = text("subset");
+        out.push(p);
     }
     Ok(out)
 }
@@ -96,6 +135,13 @@ fn messages(row: &Row, name: &str) -> std::result::Result<Vec<Message>, String> 
         .collect()
 }
 
+/// The plain-text form as transcripts: one user turn, then the answer.
+fn text_pair(path: &Path, i: usize, prompt: Option<String>, chosen: String, rejected: String) -> Result<(Vec<Message>, Vec<Message>)> {
+    let prompt = prompt.ok_or_else(|| Error::invalid(format!("{} row {i}", path.display()), "`chosen` and `rejected` are strings but there is no string `prompt` or `instruction` column"))?;
+    let turn = |answer: String| vec![Message { role: "user".into(), content: prompt.clone() }, Message { role: "assistant".into(), content: answer }];
+    Ok((turn(chosen), turn(rejected)))
+}
+
 fn pair_from(path: &Path, i: usize, prompt_id: String, chosen: Vec<Message>, rejected: Vec<Message>) -> Result<PreferencePair> {
     let bad = |msg: &str| Error::invalid(format!("{} row {i}", path.display()), msg.to_string());
     let (Some(cw), Some(rw)) = (chosen.last(), rejected.last()) else {
@@ -108,7 +154,7 @@ fn pair_from(path: &Path, i: usize, prompt_id: String, chosen: Vec<Message>, rej
     if context != rejected[..rejected.len() - 1] {
         return Err(bad("`chosen` and `rejected` must share the conversation before the answer"));
     }
-    Ok(PreferencePair { prompt_id, context, chosen: cw.content.clone(), rejected: rw.content.clone() })
+    Ok(PreferencePair { prompt_id, context, chosen: cw.content.clone(), rejected: rw.content.clone(), subset: None })
 }
 
 #[cfg(test)]
@@ -139,6 +185,15 @@ mod tests {
         assert!(err.contains("row 0") && err.contains("assistant"), "{err}");
         std::fs::write(&p, "{not json").unwrap();
         assert!(load_pairs(&p).unwrap_err().to_string().contains("line 1"));
+        // The plain-text form (TGDPO's datasets, RewardBench) with RewardBench's subset and id.
+        std::fs::write(&p, "{\"instruction\":\"add 2 3\",\"chosen\":\"5\",\"rejected\":\"6\"}\n{\"prompt\":\"hi\",\"chosen\":\"hello\",\"rejected\":\"go\",\"subset\":\"mt-bench-easy\",\"id\":7}").unwrap();
+        let t = load_pairs(&p).unwrap();
+        assert_eq!((t[0].context.clone(), t[0].chosen.as_str(), t[0].subset.clone()), (vec![Message { role: "user".into(), content: "add 2 3".into() }], "5", None));
+        assert_eq!((t[1].prompt_id.as_str(), t[1].subset.as_deref()), ("7", Some("mt-bench-easy")));
+        std::fs::write(&p, r#"{"chosen":"a","rejected":"b"}"#).unwrap();
+        assert!(load_pairs(&p).unwrap_err().to_string().contains("`instruction`"));
+        std::fs::write(&p, r#"{"prompt":"x","chosen":"a","rejected":[{"role":"assistant","content":"b"}]}"#).unwrap();
+        assert!(load_pairs(&p).unwrap_err().to_string().contains("both"));
         let corrupt = dir.path().join("x.parquet");
         std::fs::write(&corrupt, b"PAR1 garbage").unwrap();
         assert!(load_pairs(&corrupt).unwrap_err().to_string().contains("parquet"));

@@ -78,22 +78,42 @@ fn two_steps<O: Objective + ?Sized>(objective: &O, data: &[Example], micro: usiz
     Ok(vs)
 }
 
-/// Accumulation invariance: micro-batches of 2 and of 1 give the update of one batch of 4.
+/// Accumulation invariance: micro-batches of 2 and of 1 give the update of one batch of 4. An
+/// objective with its own estimates ([`Objective::state`]) starts every run from the same state
+/// and must also end every run in the same state.
 pub fn accumulation<O: Objective + ?Sized>(objective: &O, data: &[Example]) -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| Error::Other(e.to_string()))?;
     let refs = reference_models(&objective.needs().references);
+    let initial = objective.state();
     let big = two_steps(objective, data, 4, &refs, dir.path())?;
+    let after_big = objective.state();
     let moved = max_diff(&big, &model(0).0);
     if moved < 1e-5 {
         return Err(Error::invalid(format!("objective {}", objective.label()), format!("two steps moved the weights by only {moved}")));
     }
     for micro in [2, 1] {
+        objective.restore(&initial)?;
         let d = max_diff(&big, &two_steps(objective, data, micro, &refs, dir.path())?);
         if d >= 1e-5 {
             return Err(Error::invalid(format!("objective {}", objective.label()), format!("micro-batches of {micro} change the update by {d} (> 1e-5): the loss must be normalised over the whole batch")));
         }
+        let state = objective.state();
+        if !json_close(&state, &after_big, 1e-6) {
+            return Err(Error::invalid(format!("objective {}", objective.label()), format!("micro-batches of {micro} end in the state {state}, one batch in {after_big}: estimates must be updated once per optimiser batch")));
+        }
     }
-    Ok(())
+    objective.restore(&initial)
+}
+
+/// Two JSON values equal up to `tol` in every number.
+fn json_close(a: &serde_json::Value, b: &serde_json::Value, tol: f64) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => (x.as_f64().unwrap_or(f64::NAN) - y.as_f64().unwrap_or(f64::NAN)).abs() <= tol,
+        (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_close(x, y, tol)),
+        (V::Object(x), V::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_close(v, w, tol))),
+        _ => a == b,
+    }
 }
 
 /// The autograd gradient of the batch loss against a central difference along its direction,
@@ -189,5 +209,72 @@ mod tests {
         }
         let err = accumulation(&MicroTokenMean, &examples(1, &[], false)).unwrap_err().to_string();
         assert!(err.contains("micro-batches of"), "{err}");
+    }
+
+    /// DPO plus an estimate kept across batches (an EMA of the batch's mean margin), the shape of
+    /// LCPO's reliability η: the engine must update it once per optimiser batch, whatever the
+    /// micro-batches, and carry it across a resume.
+    struct EmaDpo(std::sync::Mutex<f64>);
+    impl Objective for EmaDpo {
+        fn label(&self) -> String {
+            "ema-dpo".into()
+        }
+        fn needs(&self) -> crate::train::Needs {
+            crate::objectives::dpo::Dpo::new(0.1).needs()
+        }
+        fn metric_names(&self) -> Vec<String> {
+            vec!["margin".into()]
+        }
+        fn compute(&self, x: &crate::train::Scored) -> Result<crate::train::Loss> {
+            let ema = *self.0.lock().unwrap();
+            let out = crate::objectives::dpo::Dpo::new(0.1).compute(x)?;
+            // The estimate enters the loss, so a wrong update would change the weights too.
+            Ok(crate::train::Loss { per_example: out.per_example * (1.0 + ema), metrics: vec![out.metrics[2].shallow_clone()] })
+        }
+        fn observes(&self) -> bool {
+            true
+        }
+        fn observe(&self, b: &crate::train::objective::Observed) -> Result<()> {
+            let m = b.metric(&self.metric_names(), "margin", "ema-dpo")?;
+            let mut e = self.0.lock().unwrap();
+            *e = 0.5 * *e + 0.5 * m.iter().sum::<f64>() / m.len() as f64;
+            Ok(())
+        }
+        fn state(&self) -> serde_json::Value {
+            serde_json::json!({ "ema": *self.0.lock().unwrap() })
+        }
+        fn restore(&self, s: &serde_json::Value) -> Result<()> {
+            *self.0.lock().unwrap() = s["ema"].as_f64().unwrap_or(0.0);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_objective_with_its_own_estimates_is_updated_once_per_batch_and_resumed() {
+        let data = examples(2, &[], false);
+        let obj = EmaDpo(std::sync::Mutex::new(0.0));
+        objective(&obj, &data).unwrap();
+        assert_eq!(obj.state()["ema"], 0.0, "the checks leave the state as they found it");
+        // Three steps straight, against two steps, then a fresh objective resuming to three.
+        let refs = reference_models(&obj.needs().references);
+        let models: BTreeMap<String, Frozen> = refs.iter().map(|(r, vs, m)| (r.clone(), Frozen { model: m, vs })).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("refs");
+        let run = |o: &EmaDpo, out: &str, max: u64| {
+            let (mut vs, m) = model(0);
+            let mut cfg = TrainConfig::new(4, 2, Schedule::cosine(5e-3, 0.0));
+            cfg.steps = Some(3);
+            cfg.max_steps = Some(max);
+            policy::train(&m, &mut vs, o, &data, &Refs { models: models.clone(), tokenizer_id: "checks", cache_dir: &cache }, &cfg, 0, &dir.path().join(out)).unwrap();
+            vs
+        };
+        let straight = EmaDpo(std::sync::Mutex::new(0.0));
+        let a = run(&straight, "straight", 3);
+        run(&EmaDpo(std::sync::Mutex::new(0.0)), "split", 2);
+        let resumed = EmaDpo(std::sync::Mutex::new(0.0));
+        let b = run(&resumed, "split", 3);
+        let (ea, eb) = (straight.state()["ema"].as_f64().unwrap(), resumed.state()["ema"].as_f64().unwrap());
+        assert!(ea != 0.0 && (ea - eb).abs() < 1e-12, "{ea} vs {eb}");
+        assert!(max_diff(&a, &b) < 1e-6);
     }
 }

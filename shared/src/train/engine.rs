@@ -7,8 +7,10 @@
 //! 2. splits them into micro-batches of `micro_batch` and, for each, back-propagates the step's
 //!    loss, already scaled to its share of the batch mean, so the accumulated gradient equals the
 //!    large-batch gradient;
-//! 3. clips the global gradient norm and takes one optimiser step at the scheduled learning rate;
-//! 4. logs a row to `metrics.csv`, advances the progress bar, and checkpoints when due.
+//! 3. lets the step see the finished batch ([`Step::end_batch`]: estimates an objective keeps,
+//!    such as LCPO's reliability η, are updated here);
+//! 4. clips the global gradient norm and takes one optimiser step at the scheduled learning rate;
+//! 5. logs a row to `metrics.csv`, advances the progress bar, and checkpoints when due.
 //!
 //! A checkpoint holds the weights, the optimiser's moments, the step, the data position and the
 //! step's own state ([`Step::state`]), written atomically; a run started again in the same folder
@@ -57,6 +59,11 @@ pub trait Step {
     fn data_key(&self) -> String;
     /// Forward one micro-batch: its loss share and metric sums.
     fn micro_batch(&mut self, idx: &[usize], batch: &BatchTotals) -> Result<MicroOut>;
+    /// Called once per optimiser batch, after its last micro-batch and before the optimiser step
+    /// (a step whose objective estimates something from the batches it sees updates it here).
+    fn end_batch(&mut self, _idx: &[usize]) -> Result<()> {
+        Ok(())
+    }
     /// Called once when an epoch starts (side data re-estimated between epochs, e.g. EM).
     fn epoch_start(&mut self, _epoch: u64) -> Result<()> {
         Ok(())
@@ -265,6 +272,7 @@ impl Trainer {
         if !loss.is_finite() {
             return Err(Error::invalid(format!("trainer {}", step.label()), format!("loss is {loss} at step {}: lower the lr or check the data", self.state.step)));
         }
+        step.end_batch(idx)?;
         let lr = self.cfg.schedule.lr_at(self.state.step, self.total);
         let grad_norm = self.opt.step(lr)?;
         self.state.step += 1;

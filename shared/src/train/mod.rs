@@ -49,5 +49,5 @@ pub mod sft;
 pub use config::TrainConfig;
 pub use engine::{MicroOut, Step, Summary};
 pub use example::Example;
-pub use objective::{BatchTotals, Loss, Needs, Objective, Scored};
+pub use objective::{BatchTotals, Loss, Needs, Objective, Observed, Scored};
 pub use policy::{PolicyStep, Refs};

@@ -191,7 +191,34 @@ pub struct Loss {
     pub metrics: Vec<Tensor>,
 }
 
+/// What one optimiser batch came to, handed to [`Objective::observe`] once every micro-batch of it
+/// has been scored.
+#[derive(Debug)]
+pub struct Observed<'a> {
+    /// The training examples (as the step holds them: truncated) and the batch's indices into them.
+    pub examples: &'a [Example],
+    pub indices: &'a [usize],
+    /// `metrics[m][j]`: metric `m` (in the order of [`Objective::metric_names`]) of example
+    /// `indices[j]`, as [`Objective::compute`] returned it.
+    pub metrics: Vec<Vec<f64>>,
+}
+
+impl Observed<'_> {
+    /// The values of the named metric, in the order of `indices`.
+    pub fn metric(&self, names: &[String], name: &str, who: &str) -> Result<&[f64]> {
+        let m = names.iter().position(|n| n == name).ok_or_else(|| Error::invalid(format!("objective {who}"), format!("observes the metric `{name}`, which it does not report")))?;
+        Ok(&self.metrics[m])
+    }
+}
+
 /// A training objective for the engine's policy step.
+///
+/// Most objectives are pure functions of the batch. An objective that also *estimates something
+/// from the batches it trains on* (LCPO's annotator reliability η, re-estimated after every
+/// batch, Eq. 7) keeps that estimate behind interior mutability and implements
+/// [`Objective::observe`], [`Objective::state`] and [`Objective::restore`]: the engine calls
+/// `observe` once per optimiser batch, after every micro-batch's forward pass and before the
+/// optimiser step, and saves `state` in every checkpoint, so a resumed run continues exactly.
 pub trait Objective: Send + Sync {
     /// Short name for logs and progress bars.
     fn label(&self) -> String;
@@ -199,6 +226,22 @@ pub trait Objective: Send + Sync {
     /// Names of the per-example metrics [`Objective::compute`] returns.
     fn metric_names(&self) -> Vec<String>;
     fn compute(&self, x: &Scored) -> Result<Loss>;
+    /// Whether [`Objective::observe`] wants the batches (the step then collects per-example metrics).
+    fn observes(&self) -> bool {
+        false
+    }
+    /// Update the objective's own estimates from one optimiser batch's per-example metrics.
+    fn observe(&self, _batch: &Observed) -> Result<()> {
+        Ok(())
+    }
+    /// The objective's own estimates, for checkpoints (`null` for a pure objective).
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    /// Set the objective's own estimates from [`Objective::state`]'s value.
+    fn restore(&self, _state: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The metrics every pair objective reports (TRL's `rewards/*` and accuracy).

@@ -7,7 +7,7 @@
 use super::config::TrainConfig;
 use super::engine::{self, MicroOut, Step, Summary};
 use super::example::{self, Example};
-use super::objective::{BatchTotals, Needs, Objective, RefScored, Scored, WholeBatch};
+use super::objective::{BatchTotals, Needs, Objective, Observed, RefScored, Scored, WholeBatch};
 use super::reference::{self, Frozen, References};
 use super::scoring;
 use crate::error::{Error, Result};
@@ -26,6 +26,9 @@ pub struct PolicyStep<'a, O: Objective + ?Sized> {
     needs: Needs,
     /// The current optimiser batch scored whole, for [`Needs::whole_batch`] objectives.
     whole: Option<(Vec<usize>, Tensor)>,
+    /// Per-example metrics of the current optimiser batch, by example index, for objectives that
+    /// [`Objective::observe`] their batches.
+    seen: BTreeMap<usize, Vec<f64>>,
 }
 
 impl<'a, O: Objective + ?Sized> PolicyStep<'a, O> {
@@ -47,7 +50,7 @@ impl<'a, O: Objective + ?Sized> PolicyStep<'a, O> {
                 return Err(Error::invalid(format!("training example {i}"), format!("lacks the side value `{name}` that {} reads", objective.label())));
             }
         }
-        Ok(PolicyStep { model, objective, examples, references, pad, needs, whole: None })
+        Ok(PolicyStep { model, objective, examples, references, pad, needs, whole: None, seen: BTreeMap::new() })
     }
 
     fn side_tensor(&self, name: &str, idx: &[usize]) -> Tensor {
@@ -121,9 +124,39 @@ impl<O: Objective + ?Sized> Step for PolicyStep<'_, O> {
             .then(|| padded(idx.iter().map(|&i| self.examples[i].token_weights.as_deref().unwrap_or(&[])), k, tmax).to_device(self.model.device()));
         let scored = Scored { logps: s.seq, lens: s.lens, token_logps: s.tokens, token_mask: s.mask, refs, side, token_weights, batch: batch.clone(), whole };
         let out = self.objective.compute(&scored)?;
+        if self.objective.observes() {
+            let cols: Vec<Vec<f64>> = out.metrics.iter().map(|m| Vec::<f64>::try_from(m.detach().to_kind(Kind::Double).to_device(tch::Device::Cpu).contiguous().view([-1]))).collect::<std::result::Result<_, _>>()?;
+            for (j, &i) in idx.iter().enumerate() {
+                self.seen.insert(i, cols.iter().map(|c| c[j]).collect());
+            }
+        }
         let loss = super::optim::micro_batch_loss(&out.per_example, batch.examples);
         let metric_sums = out.metrics.iter().map(|m| m.detach().to_kind(Kind::Double).sum(Kind::Double).double_value(&[])).collect();
         Ok(MicroOut { loss, metric_sums })
+    }
+
+    fn end_batch(&mut self, idx: &[usize]) -> Result<()> {
+        if !self.objective.observes() {
+            return Ok(());
+        }
+        let names = self.objective.metric_names();
+        let mut metrics = vec![Vec::with_capacity(idx.len()); names.len()];
+        for i in idx {
+            let row = self.seen.get(i).ok_or_else(|| Error::invalid(format!("objective {}", self.objective.label()), format!("example {i} of the batch was never scored")))?;
+            for (m, v) in metrics.iter_mut().zip(row) {
+                m.push(*v);
+            }
+        }
+        self.seen.clear();
+        self.objective.observe(&Observed { examples: &self.examples, indices: idx, metrics })
+    }
+
+    fn state(&self) -> serde_json::Value {
+        self.objective.state()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<()> {
+        self.objective.restore(state)
     }
 }
 
