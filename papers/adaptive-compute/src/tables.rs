@@ -80,8 +80,6 @@ fn fmt_iv(iv: &Interval, dec: usize) -> String {
 /// mean samples whose observed win rate is within `tolerance` of self-evaluated best-of-N_max at
 /// T_max. `None` when no τ reaches it.
 fn at_quality(cfg: &MiniConfig, j: &Joined, annealed: bool) -> Result<Option<f64>> {
-    let full = j.rows.iter().collect::<Vec<_>>();
-    let _ = full;
     let d = Design::new(&j.rows)?.full();
     let bon = wr(&d, j.idx(&names::self_bon(cfg.eval.n_max()))?);
     let mut best: Option<(f64, f64)> = None;
@@ -210,7 +208,14 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
     let se_rows = &selfeval.rows;
     let se_design = Design::new(se_rows)?;
     let better = selfeval.metric("better_exists")?;
-    let au = |col: usize| move |d: &Draw<shared::stats::Record>| d.per_seed(|items| auroc(&items.iter().map(|r| r.values[col]).collect::<Vec<_>>(), &items.iter().map(|r| r.values[better] > 0.5).collect::<Vec<_>>()));
+    // AUROC per drawn seed, averaged over the seeds where both classes occur (a tiny draw may
+    // have none of one class in a seed; NaN only when no seed has both).
+    let au = |col: usize| {
+        move |d: &Draw<shared::stats::Record>| {
+            let v: Vec<f64> = d.seeds.iter().map(|items| auroc(&items.iter().map(|r| r.values[col]).collect::<Vec<_>>(), &items.iter().map(|r| r.values[better] > 0.5).collect::<Vec<_>>())).filter(|a| a.is_finite()).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
     let full_col = selfeval.metric("phat")?;
     let iv = boot.interval(&se_design, au(full_col))?;
     claims.interval("auroc-full", "p-hat on full responses predicts that another own sample is strictly better (AUROC >= 0.65)", "AUROC of p-hat (full responses, pool A)", Direction::Greater, 0.65, &iv)?;
