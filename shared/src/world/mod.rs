@@ -10,6 +10,7 @@ pub mod alpaca;
 pub mod base;
 pub mod config;
 pub mod demos;
+pub mod forms;
 pub mod judge;
 pub mod lexicon;
 pub mod onpolicy;

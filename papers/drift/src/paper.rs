@@ -1,0 +1,226 @@
+//! DRIFT at paper scale through the same loop as the miniature: a Hugging Face checkpoint (hub id
+//! or folder), the DSAT JSONL of `cacayaya/DRIFT` (`prompt`, `rejected`, `user_preference`), the
+//! plain-text guided prompt of `gen-drift.py` ([`crate::prompt`]), and the shared on-policy loop
+//! ([`shared::train::iterate`]) with [`DpoRpo`] and the previous iterate as reference.
+//!
+//! Per iteration: render every record's guided prompt, tokenise it without special tokens and keep
+//! its last `max_prompt_tokens` ids (left truncation, pitfall 3), sample one continuation of π_t
+//! (T = 0.7, top-p 0.9, 512 new tokens), take `y⁺` after the last `"Assistant: "`; the pair is
+//! `(chat template of x, y⁺, y⁻)`; the first `test_pairs` pairs are held out; one epoch of DPO + RPO.
+//!
+//! **Optimiser.** The released configs use RMSprop (lr 5e-7); the shared engine implements AdamW
+//! only, so a config that says `optimizer = "rmsprop"` is refused with that message rather than
+//! silently trained with AdamW. The test config on the tiny fixtures names `adamw`.
+
+use crate::loss::DpoRpo;
+use crate::prompt::{extract_positive, guided_prompt, truncate_left, DsatRecord, DEFAULT_INSTRUCTION};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use shared::hub;
+use shared::model::generate::GenerateConfig;
+use shared::model::{Llama, LlamaConfig};
+use shared::tokenize::chat::{ChatTemplate, Message, ResponseSpan};
+use shared::tokenize::Tokenizer;
+use shared::train::iterate::{self, Annotation, Annotator, IterateConfig, Reference};
+use shared::train::onpolicy::sample_groups;
+use shared::train::schedule::{Decay, Schedule};
+use shared::train::{Example, TrainConfig};
+use std::path::{Path, PathBuf};
+use tch::{nn::VarStore, Device, Kind};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperConfig {
+    pub setting: String,
+    /// Hub id or local folder of the start model (the seed model π_0 in the paper).
+    pub model: String,
+    pub chat_template: String,
+    /// The DSAT JSONL (a local path; relative paths are taken from the config's folder).
+    pub dsat_data: String,
+    /// The `System:` line of the guided prompt (default: [`DEFAULT_INSTRUCTION`]).
+    #[serde(default)]
+    pub instruction: Option<String>,
+    pub iterations: usize,
+    pub test_pairs: usize,
+    pub objective: DpoRpo,
+    /// `"rmsprop"` (the released configs) or `"adamw"`.
+    pub optimizer: String,
+    pub learning_rate: f64,
+    /// `"linear"` (configs) or `"cosine"`.
+    pub lr_scheduler_type: String,
+    pub warmup_ratio: f64,
+    pub per_device_batch: usize,
+    pub grad_accum: usize,
+    pub gpus: usize,
+    pub max_length: usize,
+    pub max_prompt_length: usize,
+    pub generation: Generation,
+    /// `"bf16"` (on CUDA) or `"f32"`.
+    pub dtype: String,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generation {
+    pub temperature: f64,
+    pub top_p: f64,
+    pub max_new_tokens: usize,
+    /// The guided prompt is cut from the left to this many tokens (gen-drift.py: 2048).
+    pub max_prompt_tokens: usize,
+    pub batch: usize,
+}
+
+impl PaperConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut cfg: PaperConfig = shared::io::read_toml(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.dsat_data, &mut cfg.model] {
+            if p.starts_with('.') {
+                *p = dir.join(&*p).to_string_lossy().to_string();
+            }
+        }
+        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.objective.validate()?;
+        if !matches!(self.optimizer.as_str(), "rmsprop" | "adamw") {
+            bail!("optimizer must be \"rmsprop\" or \"adamw\", got {:?}", self.optimizer);
+        }
+        if !matches!(self.lr_scheduler_type.as_str(), "linear" | "cosine") {
+            bail!("lr_scheduler_type must be \"linear\" or \"cosine\"");
+        }
+        if self.iterations == 0 || self.per_device_batch == 0 || self.grad_accum == 0 || self.gpus == 0 {
+            bail!("iterations, per_device_batch, grad_accum and gpus must be ≥ 1");
+        }
+        if self.max_prompt_length >= self.max_length || self.generation.max_new_tokens == 0 || self.generation.max_prompt_tokens == 0 {
+            bail!("need max_prompt_length < max_length and positive generation lengths");
+        }
+        if !(self.generation.temperature > 0.0 && self.generation.top_p > 0.0 && self.generation.top_p <= 1.0) {
+            bail!("generation: temperature > 0 and top_p in (0, 1]");
+        }
+        Ok(())
+    }
+
+    /// The engine's training config of one iteration (1 epoch, global batch = per-device × accumulation × GPUs).
+    pub fn train_config(&self) -> Result<TrainConfig> {
+        if self.optimizer == "rmsprop" {
+            bail!("{}: the released configs train with RMSprop, which the shared engine does not implement (AdamW only); set optimizer = \"adamw\" knowingly (it changes the step sizes, spec pitfall 5), or add RMSprop to shared::train::optim", self.setting);
+        }
+        let decay = if self.lr_scheduler_type == "linear" { Decay::Linear } else { Decay::Cosine };
+        let batch = self.per_device_batch * self.grad_accum * self.gpus;
+        Ok(TrainConfig {
+            seed: self.seed,
+            keep_checkpoints: 1,
+            ..TrainConfig::new(batch, self.per_device_batch, Schedule { lr: self.learning_rate, warmup_ratio: self.warmup_ratio, decay }).truncating(self.max_length, self.max_prompt_length)
+        })
+    }
+}
+
+/// The DSAT records of a JSONL file; a malformed line is an error naming it.
+pub fn load_dsat(path: &Path) -> Result<Vec<DsatRecord>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the DSAT data {} (cacayaya/DRIFT data/dsat_data.jsonl is Git LFS: fetch the real file)", path.display()))?;
+    let mut out = vec![];
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let r: DsatRecord = serde_json::from_str(line).with_context(|| format!("{} line {}: not a DSAT record", path.display(), i + 1))?;
+        r.validate(i + 1)?;
+        out.push(r);
+    }
+    anyhow::ensure!(!out.is_empty(), "{}: no DSAT records", path.display());
+    Ok(out)
+}
+
+fn chat(ms: &[crate::prompt::Message]) -> Vec<Message> {
+    ms.iter().map(|m| Message { role: m.role.clone(), content: m.content.clone() }).collect()
+}
+
+/// (prompt ids, response ids) of an answer under the chat template: BOS once, EOS at the end.
+fn encode_answer(tok: &Tokenizer, context: &[Message], answer: &str) -> shared::Result<(Vec<i64>, Vec<i64>)> {
+    let (mut prompt, mut response) = tok.encode_pair(context, answer, ResponseSpan::WithHeader)?;
+    if let Some(bos) = tok.bos_id() {
+        if prompt.first() != Some(&bos) {
+            prompt.insert(0, bos);
+        }
+    }
+    if let Some(eos) = tok.eos_id() {
+        if response.last() != Some(&eos) {
+            response.push(eos);
+        }
+    }
+    Ok((prompt, response))
+}
+
+/// The paper's data side: guided positives from π_t, the DSAT reply as the fixed negative.
+pub struct PaperAnnotator<'a> {
+    pub cfg: &'a PaperConfig,
+    pub tok: &'a Tokenizer,
+    pub records: &'a [DsatRecord],
+    /// Every record's guided prompt, tokenised and left-truncated.
+    pub guided: Vec<Vec<i64>>,
+}
+
+impl Annotator for PaperAnnotator<'_> {
+    fn annotate(&mut self, t: usize, policy: &Llama) -> shared::Result<Annotation> {
+        let g = &self.cfg.generation;
+        let gen = GenerateConfig { max_new_tokens: g.max_new_tokens, temperature: g.temperature, top_p: g.top_p, stop_tokens: self.tok.stop_tokens(), seed: self.cfg.seed.wrapping_add(t as u64 * 1_000_003) };
+        let samples = sample_groups(policy, &self.guided, self.tok.pad_id(), 1, g.batch, &gen)?;
+        let instruction = self.cfg.instruction.as_deref().unwrap_or(DEFAULT_INSTRUCTION);
+        let mut examples = vec![];
+        let mut lens = 0usize;
+        for (r, ys) in self.records.iter().zip(samples) {
+            let completion = self.tok.decode(&ys[0], true)?;
+            let positive = extract_positive(&format!("{}{completion}", guided_prompt(r, instruction)));
+            let context = chat(&r.prompt);
+            let (prompt, chosen) = encode_answer(self.tok, &context, &positive)?;
+            let (_, rejected) = encode_answer(self.tok, &context, &r.rejected[0].content)?;
+            lens += positive.len();
+            examples.push(Example::pair(prompt, chosen, rejected));
+        }
+        let test = self.cfg.test_pairs.min(examples.len().saturating_sub(1));
+        let examples: Vec<Example> = examples.split_off(test);
+        Ok(Annotation { stats: serde_json::json!({ "pairs": examples.len(), "test_pairs": test, "mean_positive_chars": lens as f64 / self.records.len().max(1) as f64 }), examples })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaperSummary {
+    pub setting: String,
+    pub iterations: Vec<serde_json::Value>,
+    pub weights: PathBuf,
+}
+
+/// Run the DRIFT iterations of a paper-scale config; the last iterate goes to `out_dir/model.safetensors`.
+pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSummary> {
+    cfg.validate()?;
+    let train = cfg.train_config()?;
+    shared::device::seed_torch(cfg.seed);
+    let source = hub::resolve(&cfg.model)?;
+    let config = LlamaConfig::from_file(source.file("config.json")?)?;
+    let mut tok = Tokenizer::from_source(&source)?;
+    tok.check_fits(config.vocab_size)?;
+    let (bos, eos) = (tok.bos_token.clone().unwrap_or_default(), tok.eos_token.clone().unwrap_or_default());
+    tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?);
+    let mut vs = VarStore::new(device);
+    if device.is_cuda() && cfg.dtype == "bf16" {
+        vs.set_kind(Kind::BFloat16);
+    }
+    let model = Llama::new(&vs.root(), &config)?;
+    shared::model::weights::load_into(&vs, &source.weight_files()?, &[]).with_context(|| format!("loading the weights of {}", source.describe()))?;
+    let records = load_dsat(Path::new(&cfg.dsat_data))?;
+    let instruction = cfg.instruction.as_deref().unwrap_or(DEFAULT_INSTRUCTION);
+    let guided = records.iter().map(|r| Ok(truncate_left(&tok.encode(&guided_prompt(r, instruction), false)?, cfg.generation.max_prompt_tokens))).collect::<Result<Vec<_>>>()?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    shared::io::write_json(&out_dir.join("paper_config.json"), cfg)?;
+    let icfg = IterateConfig { iterations: cfg.iterations, reference: Reference::Previous, train, seed_per_iteration: true };
+    let tok_id = format!("{}|{}", source.describe(), cfg.chat_template);
+    let mut ann = PaperAnnotator { cfg, tok: &tok, records: &records, guided };
+    let recs = iterate::run(&model, &mut vs, &mut ann, &cfg.objective, &icfg, tok.pad_id(), &tok_id, out_dir)?;
+    let weights = out_dir.join("model.safetensors");
+    shared::model::weights::save(&vs, &weights)?;
+    let iterations = recs.iter().map(|r| serde_json::json!({ "iteration": r.iteration, "stats": r.stats, "steps": r.train.steps, "mean_loss": r.train.mean_loss, "final_margin": r.train.metric("margin") })).collect();
+    let s = PaperSummary { setting: cfg.setting.clone(), iterations, weights };
+    shared::io::write_json(&out_dir.join("summary.json"), &s)?;
+    Ok(s)
+}
