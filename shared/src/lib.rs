@@ -6,6 +6,7 @@
 //! - [`hub`]: Hugging Face hub access (standard cache, offline, local folders).
 //! - [`world`]: the miniature instruction world every training paper runs on.
 //! - [`objectives`]: the baseline preference losses (DPO, IPO, CPO, KTO, ...).
+//! - [`nash`]: the Nash family's self-play harness (SPPO, DNO, INPO) on the miniature world.
 //! - [`train`]: the SFT, pairwise, reward-model and on-policy trainers.
 //! - [`rl`]: the rollout trainer (PPO, GRPO) on the same engine, rewards and their shaping.
 //! - [`api`]: the OpenAI-compatible client, server, judges behind it, and samplers.
@@ -26,6 +27,7 @@ pub mod eval;
 pub mod hub;
 pub mod io;
 pub mod model;
+pub mod nash;
 pub mod objectives;
 pub mod plot;
 pub mod progress;

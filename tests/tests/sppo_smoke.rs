@@ -7,24 +7,29 @@ use sppo::{config::config_dir, config::MiniConfig, pipeline, tables};
 
 fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     let cfg = MiniConfig::load(&config_dir().join("smoke.toml")).unwrap();
-    shared::device::set_threads(cfg.threads);
+    shared::device::set_threads(cfg.harness.threads);
     shared::device::seed_torch(0);
     // A fresh base each time, so the second run recomputes everything.
     std::env::set_var("REPRO_CHECKPOINTS", tmp.join(format!("ckpt-{tag}")));
     let o = pipeline::run(&cfg, Scale::Smoke, 0, tch::Device::Cpu, &tmp.join(format!("runs-{tag}"))).unwrap();
     assert!(o.base_trained);
-    assert_eq!(o.rows.len(), cfg.methods.len() * cfg.iterations);
-    assert_eq!(o.alpaca.len(), cfg.methods.len() + 1);
+    assert_eq!(o.methods.len(), cfg.methods.len());
+    assert!(o.methods.iter().all(|m| m.iterations.len() == cfg.harness.iterations));
+    // Iteration 1 samples pi_0 once: every method trains on the same pairs.
+    let pairs: Vec<usize> = o.methods.iter().map(|m| m.iterations[0].record.examples).collect();
+    assert!(pairs.iter().all(|&p| p == pairs[0] && p > 0), "{pairs:?}");
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
-    tables::save_all(&o, &cfg, &out, &info).unwrap();
-    for f in ["iterations.csv", "iterations.md", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "claims.md", "run.md", "numbers.csv", "alpaca_mini.per_prompt.csv"] {
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
+    tables::save_all(std::slice::from_ref(&o), &cfg, &out, &info).unwrap();
+    for f in ["iterations.csv", "iterations.md", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "claims.md", "run.md", "numbers.csv", "alpaca_mini.per_prompt.csv"] {
         assert!(out.join(f).exists(), "{f} written");
     }
     let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
-    assert!(claims.iter().any(|c| c.id == "sppo-vs-dpo" && c.lo.is_some() && c.seeds == [0]), "{claims:?}");
-    ["iterations.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n")
+    for id in ["sppo-vs-dpo", "sppo-vs-dpo-alpaca", "sppo-beats-base-iter1", "sppo-raises-winner", "sppo-lowers-loser"] {
+        assert!(claims.iter().any(|c| c.id == id && c.lo.is_some() && c.seeds == [0]), "{id}: {claims:?}");
+    }
+    ["iterations.csv", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n")
 }
 
 #[test]
@@ -46,8 +51,8 @@ fn smoke_pipeline_is_deterministic() {
     assert!(!again.base_trained);
     let out = tmp.path().join("out-again");
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
-    tables::save_all(&again, &cfg, &out, &info).unwrap();
-    let c = ["iterations.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n");
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
+    tables::save_all(std::slice::from_ref(&again), &cfg, &out, &info).unwrap();
+    let c = ["iterations.csv", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n");
     assert_eq!(c, a, "resumed run: identical tables");
 }

@@ -3,11 +3,14 @@
 //! Read in this order: [`winrate`] (how `Phat(y > pi_t)` is estimated from K samples: the paper's
 //! direct average and the released code's score-sigmoid form), [`loss`] (the `sppo` and
 //! `sppo_single` square losses, eq. 4.12, as an objective of the shared training engine, next to
-//! the DPO/IPO baselines), then [`pipeline`] (the miniature: its annotator plugged into the shared
-//! on-policy loop, 3 iterations on 3 disjoint prompt splits) and [`tables`].
+//! the DPO/IPO baselines), [`recipe`] (SPPO's data rule on the shared nash harness: K samples →
+//! `Phat` → the argmax/argmin pair with its targets), then [`pipeline`] (the miniature: the
+//! shared harness `shared::nash` runs every method on the shared on-policy loop, 3 iterations on
+//! 3 disjoint prompt splits, over seeds) and [`tables`].
 
 pub mod config;
 pub mod loss;
 pub mod pipeline;
+pub mod recipe;
 pub mod tables;
 pub mod winrate;

@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use shared::cli::{RunArgs, Scale};
 use sppo::config::{config_dir, MiniConfig};
+use shared::stats;
 use sppo::{pipeline, tables};
 use std::path::{Path, PathBuf};
 
@@ -37,32 +38,36 @@ fn run(args: Args) -> Result<()> {
     let cfg = MiniConfig::load(&cfg_path)?;
     let cfg_text = toml::to_string(&cfg)?;
     let seeds = a.seed_list()?;
-    if seeds.len() > 1 {
-        bail!("--seeds {}: this pipeline runs one seed at a time so far (tables pooled over seeds are not implemented yet); run --seed S for each seed", seeds.len());
-    }
     let out = a.results_dir(&repo_root(), "sppo")?;
-    println!("== SPPO, {} scale, seed {}; config {}:\n{cfg_text}", a.scale.name(), a.seed, cfg_path.display());
+    let h = &cfg.harness;
+    println!("== SPPO, {} scale, seeds {}; config {}:\n{cfg_text}", a.scale.name(), stats::seeds::describe(&seeds), cfg_path.display());
     if a.dry_run {
         println!(
-            "plan: SFT base (cached); {} methods x {} iterations on {} prompts per split, K = {}; evaluation on {} prompts after each iteration",
+            "plan: per seed, SFT base (cached); {} methods x {} iterations on {} prompts per split, K = {}; evaluation on {} prompts x {} samples after each iteration",
             cfg.methods.len(),
-            cfg.iterations,
-            cfg.prompts_per_split,
+            h.iterations,
+            h.prompts_per_split,
             cfg.samples,
-            cfg.eval.prompts
+            h.eval.prompts,
+            h.eval.samples
         );
         return Ok(());
     }
-    let threads = a.threads.unwrap_or(cfg.threads);
+    let threads = a.threads.unwrap_or(h.threads);
     shared::device::set_threads(threads);
-    shared::device::seed_torch(a.seed);
     let device = shared::device::resolve(&a.device)?;
     let runs_root = std::env::var("REPRO_RUNS").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("runs")).join("sppo");
-    let o = pipeline::run(&cfg, a.scale, a.seed, device, &runs_root)?;
+    let started = std::time::Instant::now();
+    let mut outs = vec![];
+    for &seed in &seeds {
+        shared::device::seed_torch(seed);
+        outs.push(pipeline::run(&cfg, a.scale, seed, device, &runs_root)?);
+    }
     let config_path = shared::report::relative_display(&cfg_path, &repo_root());
     let info = shared::report::RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
-    let claims = tables::save_all(&o, &cfg, &out, &info).context("writing the results")?;
+    let claims = tables::save_all(&outs, &cfg, &out, &info).context("writing the results")?;
     println!("\n{}", claims.to_markdown());
-    println!("SFT base {}; total {:.1} min; tables in {}", if o.base_trained { "trained now" } else { "loaded from the cache" }, o.seconds / 60.0, out.display());
+    let trained = outs.iter().filter(|o| o.base_trained).count();
+    println!("SFT bases: {trained} trained now, {} loaded from the cache; total {:.1} min; tables in {}", outs.len() - trained, started.elapsed().as_secs_f64() / 60.0, out.display());
     Ok(())
 }

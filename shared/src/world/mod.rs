@@ -127,9 +127,16 @@ impl World {
     /// The fixed evaluation prompts of the mini AlpacaEval (held out, seed-independent). Small
     /// families have few distinct prompts, so a prompt may appear more than once.
     pub fn eval_prompts(&self) -> Vec<Prompt> {
+        self.held_out_prompts(self.cfg.eval.size)
+    }
+
+    /// The first `n` prompts of the fixed held-out stream: [`World::eval_prompts`] for
+    /// `n = eval.size`, extended with more held-out prompts (never drawn for training) when an
+    /// evaluation needs more than the mini AlpacaEval's set.
+    pub fn held_out_prompts(&self, n: usize) -> Vec<Prompt> {
         let mut rng = ChaCha8Rng::seed_from_u64(EVAL_SEED);
-        let mut out: Vec<Prompt> = Vec::with_capacity(self.cfg.eval.size);
-        while out.len() < self.cfg.eval.size {
+        let mut out: Vec<Prompt> = Vec::with_capacity(n);
+        while out.len() < n {
             let x = self.sample_prompt(&mut rng);
             if is_held_out(&x) {
                 out.push(x);
