@@ -31,6 +31,10 @@ struct Args {
     /// batch is kept by accumulating more micro-batches.
     #[arg(long)]
     micro_batch: Option<usize>,
+    /// Paper scale: recompute each decoder layer in the backward pass (gradient checkpointing):
+    /// one layer's activations in memory for one extra forward pass, same gradients.
+    #[arg(long)]
+    gradient_checkpointing: bool,
     /// Paper scale: LoRA's alpha (default 2 × rank).
     #[arg(long)]
     lora_alpha: Option<f64>,
@@ -162,7 +166,7 @@ fn paper_scale(args: &Args) -> Result<()> {
     let stem = Path::new(&args.setting).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let run_dir = repo_root().join("runs/simpo/paper").join(format!("{stem}-{}", args.method));
     let lora = args.lora.map(|r| shared::model::LoraConfig::all_projections(r, args.lora_alpha.unwrap_or(2.0 * r as f64)));
-    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, lora, micro_batch: args.micro_batch, ..Default::default() };
+    let opts = PaperRunOptions { method, max_pairs: args.max_pairs, max_steps: args.max_steps, generate: args.generate, lora, micro_batch: args.micro_batch, gradient_checkpointing: args.gradient_checkpointing, ..Default::default() };
     println!("== SimPO paper scale: {} ({}), {} on {}", cfg.setting, cfg.model, args.method, a.device);
     let summary = paper::run(&cfg, device, &run_dir, &opts)?;
     let out = a.results_dir(&repo_root(), "simpo")?;

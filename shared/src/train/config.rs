@@ -57,6 +57,11 @@ pub struct TrainConfig {
     /// call with a larger value (or none) resumes where this one stopped.
     #[serde(default)]
     pub max_steps: Option<u64>,
+    /// Recompute each decoder layer in the backward pass instead of keeping its activations
+    /// (`model::recompute`; sequence-level objectives): one layer's activations in memory for
+    /// one extra forward pass, same gradients. Left out of the serialised config when off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gradient_checkpointing: bool,
 }
 
 fn one() -> usize {
@@ -90,6 +95,7 @@ impl TrainConfig {
             checkpoint_every: 0,
             keep_checkpoints: 2,
             max_steps: None,
+            gradient_checkpointing: false,
         }
     }
 

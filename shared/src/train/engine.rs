@@ -64,6 +64,16 @@ pub trait Step {
     fn end_batch(&mut self, _idx: &[usize]) -> Result<()> {
         Ok(())
     }
+    /// After the engine back-propagated the micro-batch's loss, before its gradients are
+    /// accumulated (gradient checkpointing's recompute pass).
+    fn after_backward(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Whether this step recomputes activations in the backward pass; a config asking for
+    /// gradient checkpointing from a step that does not is an error, never silently ignored.
+    fn gradient_checkpointing(&self) -> bool {
+        false
+    }
     /// Called once when an epoch starts (side data re-estimated between epochs, e.g. EM).
     fn epoch_start(&mut self, _epoch: u64) -> Result<()> {
         Ok(())
@@ -260,6 +270,7 @@ impl Trainer {
         for micro in idx.chunks(self.cfg.micro_batch) {
             let out = step.micro_batch(micro, &totals)?;
             out.loss.backward();
+            step.after_backward()?;
             self.opt.accumulate();
             loss += out.loss.double_value(&[]);
             for (s, v) in sums.iter_mut().zip(&out.metric_sums) {
@@ -326,6 +337,10 @@ pub fn run(vs: &mut VarStore, step: &mut dyn Step, cfg: &TrainConfig, out_dir: &
     let n = step.len();
     if n == 0 {
         return Err(Error::invalid(format!("trainer {}", step.label()), "no training examples"));
+    }
+    if cfg.gradient_checkpointing != step.gradient_checkpointing() {
+        let what = if cfg.gradient_checkpointing { "asks for gradient checkpointing, which this step does not do (only the policy step of sequence-level objectives does)" } else { "does not ask for gradient checkpointing, but the step recomputes" };
+        return Err(Error::invalid(format!("trainer {}", step.label()), format!("the config {what}")));
     }
     let total = cfg.total_steps(n);
     let stop = cfg.stop_step(n);

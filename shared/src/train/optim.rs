@@ -348,7 +348,7 @@ mod tests {
     /// checkpoint round trip.
     #[test]
     fn rmsprop_is_torchs_update() {
-        let mut vs = nn::VarStore::new(Device::Cpu);
+        let vs = nn::VarStore::new(Device::Cpu);
         let _ = vs.root().var_copy("p", &Tensor::from_slice(&[1.0f64, -2.0]));
         let p = vs.variables()["p"].shallow_clone();
         let cfg = AdamWConfig { algorithm: Algorithm::Rmsprop, weight_decay: 0.1, max_grad_norm: None, ..Default::default() };

@@ -136,7 +136,7 @@ pub fn train(
         let r = reference.ok_or_else(|| Error::invalid(format!("objective {}", objective.name()), "needs reference log-probs: call reference_for first"))?;
         refs.insert("reference".into(), r.clone());
     }
-    let mut step = PolicyStep::new(model, objective, prepared, refs, 0)?;
+    let mut step = PolicyStep::new(model, objective, prepared, refs, 0)?.with_gradient_checkpointing(cfg.gradient_checkpointing)?;
     Ok(TrainSummary::from(&engine::run(vs, &mut step, cfg, out_dir)?))
 }
 

@@ -122,6 +122,30 @@ fn accumulation_equals_the_large_batch() {
 }
 
 #[test]
+fn gradient_checkpointing_trains_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = pairs();
+    let r = reference(&ps, false, dir.path());
+    let obj = Dpo::new(0.5);
+    let run = |gc: bool, name: &str| {
+        let (mut vs, m) = tiny(0);
+        let c = PairwiseConfig { max_steps: Some(3), gradient_checkpointing: gc, ..cfg(4, 2) };
+        train(&m, &mut vs, &obj, &ps, Some(&r), &c, &dir.path().join(name)).unwrap();
+        vs
+    };
+    let plain = run(false, "plain");
+    let (vs0, _) = tiny(0);
+    assert!(max_diff(&plain, &vs0) > 1e-4, "training must move the weights");
+    let d = max_diff(&plain, &run(true, "gc"));
+    assert!(d < 1e-5, "max |Δθ| = {d}");
+    // A step that cannot recompute refuses the setting instead of ignoring it.
+    let (mut vs, m) = tiny(0);
+    let c = PairwiseConfig { gradient_checkpointing: true, ..cfg(4, 2) };
+    let e = crate::train::engine::run(&mut vs, &mut crate::train::sft::SftStep::new(&m, &[crate::train::sft::SftExample { prompt: vec![1, 2], response: vec![3, 4] }], 0, crate::train::sft::LossNorm::TokenMean).unwrap(), &c, &dir.path().join("sft")).unwrap_err();
+    assert!(e.to_string().contains("gradient checkpointing"), "{e}");
+}
+
+#[test]
 fn resume_replays_the_same_run() {
     let dir = tempfile::tempdir().unwrap();
     let ps = pairs();

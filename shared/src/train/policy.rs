@@ -11,6 +11,7 @@ use super::objective::{BatchTotals, Needs, Objective, Observed, RefScored, Score
 use super::reference::{self, Frozen, References};
 use super::scoring;
 use crate::error::{Error, Result};
+use crate::model::recompute::Pending;
 use crate::model::Llama;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +30,9 @@ pub struct PolicyStep<'a, O: Objective + ?Sized> {
     /// Per-example metrics of the current optimiser batch, by example index, for objectives that
     /// [`Objective::observe`] their batches.
     seen: BTreeMap<usize, Vec<f64>>,
+    /// Gradient checkpointing: on, and the micro-batch in flight's recompute pass.
+    checkpointing: bool,
+    pending: Option<Pending<'a>>,
 }
 
 impl<'a, O: Objective + ?Sized> PolicyStep<'a, O> {
@@ -50,7 +54,17 @@ impl<'a, O: Objective + ?Sized> PolicyStep<'a, O> {
                 return Err(Error::invalid(format!("training example {i}"), format!("lacks the side value `{name}` that {} reads", objective.label())));
             }
         }
-        Ok(PolicyStep { model, objective, examples, references, pad, needs, whole: None, seen: BTreeMap::new() })
+        Ok(PolicyStep { model, objective, examples, references, pad, needs, whole: None, seen: BTreeMap::new(), checkpointing: false, pending: None })
+    }
+
+    /// Recompute each decoder layer in the backward pass instead of keeping its activations
+    /// (`TrainConfig::gradient_checkpointing`); sequence-level objectives only.
+    pub fn with_gradient_checkpointing(mut self, on: bool) -> Result<Self> {
+        if on && self.needs.token_level {
+            return Err(Error::invalid(format!("objective {}", self.objective.label()), "gradient checkpointing covers summed sequence log-probs; this objective reads per-token log-probs: turn it off"));
+        }
+        self.checkpointing = on;
+        Ok(self)
     }
 
     fn side_tensor(&self, name: &str, idx: &[usize]) -> Tensor {
@@ -105,7 +119,13 @@ impl<O: Objective + ?Sized> Step for PolicyStep<'_, O> {
 
     fn micro_batch(&mut self, idx: &[usize], batch: &BatchTotals) -> Result<MicroOut> {
         let k = self.needs.rows_per_example();
-        let s = scoring::score(self.model, &self.examples, idx, k, self.needs.token_level, self.pad)?;
+        let s = if self.checkpointing {
+            let (s, pending) = scoring::score_checkpointed(self.model, &self.examples, idx, k, self.pad)?;
+            self.pending = Some(pending);
+            s
+        } else {
+            scoring::score(self.model, &self.examples, idx, k, self.needs.token_level, self.pad)?
+        };
         let tmax = s.tokens.as_ref().map_or(0, |t| t.size()[2] as usize);
         let refs: BTreeMap<String, RefScored> = self.needs.references.iter().map(|r| (r.clone(), self.ref_scored(r, idx, k, tmax))).collect();
         let side = self.needs.side.iter().map(|n| (n.clone(), self.side_tensor(n, idx))).collect();
@@ -158,6 +178,14 @@ impl<O: Objective + ?Sized> Step for PolicyStep<'_, O> {
     fn restore(&mut self, state: &serde_json::Value) -> Result<()> {
         self.objective.restore(state)
     }
+
+    fn gradient_checkpointing(&self) -> bool {
+        self.checkpointing
+    }
+
+    fn after_backward(&mut self) -> Result<()> {
+        self.pending.take().map_or(Ok(()), |p| p.backward())
+    }
 }
 
 /// Truncate `examples` under `cfg` and append KTO's mismatched response when the objective
@@ -207,6 +235,6 @@ pub fn train<O: Objective + ?Sized>(policy: &Llama, vs: &mut VarStore, objective
     }
     let prepared = prepare(examples, objective, cfg)?;
     let references = refs.logps(objective, &prepared, cfg.micro_batch, pad)?;
-    let mut step = PolicyStep::new(policy, objective, prepared, references, pad)?;
+    let mut step = PolicyStep::new(policy, objective, prepared, references, pad)?.with_gradient_checkpointing(cfg.gradient_checkpointing)?;
     engine::run(vs, &mut step, cfg, out_dir)
 }

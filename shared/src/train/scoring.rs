@@ -5,6 +5,7 @@
 
 use super::example::Example;
 use crate::error::Result;
+use crate::model::recompute::{sequence_logps_checkpointed, Pending};
 use crate::model::{sequence_logps, token_logps, Llama, TokenBatch};
 use tch::{Kind, Tensor};
 
@@ -69,6 +70,16 @@ pub fn score(model: &Llama, data: &[Example], idx: &[usize], k: usize, token_lev
     let seq = tokens.sum_dim_intlist(1, false, Kind::Float);
     let shape3 = |x: &Tensor| x.view([kk, b, tmax as i64]).permute([1, 0, 2]);
     Ok(ExampleLogps { seq: by_example(&seq, b, kk), lens, tokens: Some(shape3(&tokens)), mask: Some(shape3(&mask)) })
+}
+
+/// [`score`] of a sequence-level objective under gradient checkpointing: the same `[B, K]` sums,
+/// and the recompute pass to run after the loss's `backward()` ([`Pending::backward`]).
+pub fn score_checkpointed<'a>(model: &'a Llama, data: &[Example], idx: &[usize], k: usize, pad: i64) -> Result<(ExampleLogps, Pending<'a>)> {
+    let (b, kk) = (idx.len() as i64, k as i64);
+    let batch = TokenBatch::from_pairs(&rows(data, idx, k), pad, model.device());
+    let lens = lengths(data, idx, k).to_device(model.device());
+    let (lp, pending) = sequence_logps_checkpointed(model, &batch)?;
+    Ok((ExampleLogps { seq: by_example(&lp.sum, b, kk), lens, tokens: None, mask: None }, pending))
 }
 
 /// Scores of every example without gradients, in micro-batches: `[n][K]` sums and, when

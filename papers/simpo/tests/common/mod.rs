@@ -105,6 +105,6 @@ pub fn chat_pairs() -> Vec<PreferencePair> {
     ];
     qa.iter()
         .enumerate()
-        .map(|(i, (q, c, r))| PreferencePair { prompt_id: format!("p{i}"), context: vec![Message::user(*q)], chosen: c.to_string(), rejected: r.to_string() })
+        .map(|(i, (q, c, r))| PreferencePair { prompt_id: format!("p{i}"), context: vec![Message::user(*q)], chosen: c.to_string(), rejected: r.to_string(), subset: None })
         .collect()
 }
