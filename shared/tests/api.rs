@@ -293,3 +293,55 @@ fn alpaca_eval_annotator_end_to_end_against_the_worlds_judge() {
     }
     server.shutdown();
 }
+
+/// The on-policy loop sampling through a server that is restarted on each iterate (vLLM's place
+/// at paper scale; the project's `serve` here): iteration t's server serves exactly π_t, and the
+/// loop trains on what came back over HTTP.
+#[test]
+fn on_policy_loop_samples_each_iterate_through_a_managed_server() {
+    use shared::model::LlamaConfig;
+    use shared::objectives::dpo::Dpo;
+    use shared::train::iterate::{run, GroupAnnotator, IterateConfig, Reference};
+    use shared::train::pairs::PairRule;
+    use shared::train::schedule::Schedule;
+    use shared::train::served::{Servable, Served};
+    use shared::train::TrainConfig;
+    let ck = checkpoint();
+    let mut p = Pretrained::load(ck.path().to_str().unwrap(), tch::Device::Cpu).unwrap();
+    let tok = WorldTokenizer::new().unwrap();
+    let prompts: Vec<Vec<i64>> = ["reverse cat", "add 2 3", "upper dog", "sort b a c"].iter().map(|t| tok.encode_prompt(t).unwrap()).collect();
+    let inner = GroupAnnotator {
+        prompts: vec![prompts.clone(), prompts],
+        samples: 4,
+        prompts_per_batch: 4,
+        gen: GenerateConfig { max_new_tokens: 8, temperature: 1.0, top_p: 1.0, stop_tokens: vec![tok.eos], seed: 5 },
+        rule: PairRule::BestVsWorst,
+        pad: tok.pad,
+        seed: 1,
+        decode: |ids: &[i64]| format!("{ids:?}"),
+        // Longer is better: any score that separates samples will do here.
+        score: |_, _, ys: &[String]| Ok(ys.iter().map(|y| y.len() as f64).collect()),
+    };
+    let out = tempfile::tempdir().unwrap();
+    let servable = Servable {
+        config: LlamaConfig::from_file(ck.path().join("config.json")).unwrap(),
+        tokenizer_json: std::fs::read_to_string(ck.path().join("tokenizer.json")).unwrap(),
+        tokenizer_config: None,
+        initial: ck.path().join("model.safetensors"),
+        run_dir: out.path().to_path_buf(),
+    };
+    let serve = env!("CARGO_BIN_EXE_serve").to_string();
+    let cmd = vec![serve, "{checkpoint}".into(), "--addr".into(), "127.0.0.1:{port}".into(), "--name".into(), "policy".into(), "--threads".into(), "1".into()];
+    let sampler = Box::new(ManagedServer::new(cmd, "policy", 2, Duration::from_secs(120)));
+    let mut annotator = Served { inner, sampler, servable };
+    let train = TrainConfig { seed: 1, ..TrainConfig::new(4, 2, Schedule::cosine(1e-2, 0.0)).truncating(64, 32) };
+    let cfg = IterateConfig { iterations: 2, reference: Reference::Previous, train, seed_per_iteration: false };
+    let records = run(&p.model, &mut p.vs, &mut annotator, &Dpo::new(0.1), &cfg, tok.pad, "world", out.path()).unwrap();
+    assert!(records.len() == 2 && records.iter().all(|r| r.examples > 0), "{records:?}");
+    let bytes = |path: PathBuf| std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // Iteration 1 sampled π_0 (the checkpoint), iteration 2 sampled π_1 (iteration 1's iterate).
+    assert_eq!(bytes(out.path().join("iter-1/policy/model.safetensors")), bytes(ck.path().join("model.safetensors")));
+    assert_eq!(bytes(out.path().join("iter-2/policy/model.safetensors")), bytes(out.path().join("iter-1/model.safetensors")));
+    assert_ne!(bytes(out.path().join("iter-1/model.safetensors")), bytes(ck.path().join("model.safetensors")), "iteration 1 trained");
+    assert!(annotator.sampler.describe().contains("iter-2/policy"), "{}", annotator.sampler.describe());
+}

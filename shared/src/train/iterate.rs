@@ -164,7 +164,7 @@ pub fn run<O: Objective + ?Sized>(
             let cache = dir.join("reference");
             Refs { models, tokenizer_id, cache_dir: &cache }.logps(objective, &prepared, train.micro_batch, pad)?
         };
-        let mut step = PolicyStep::new(policy, objective, prepared, references, pad)?;
+        let mut step = PolicyStep::new(policy, objective, prepared, references, pad)?.with_gradient_checkpointing(train.gradient_checkpointing)?;
         let summary = engine::run(vs, &mut step, &train, &dir.join("train"))?;
         crate::model::weights::save(vs, &weights)?;
         let evaluation = annotator.evaluate(t, policy, &Trained { summary: &summary, examples: &step.examples, references: &step.references })?;
@@ -203,18 +203,31 @@ pub struct PairStats {
     pub mean_rejected_score: f64,
 }
 
-impl<D, S> Annotator for GroupAnnotator<D, S>
+impl<D, S> GroupAnnotator<D, S>
 where
     D: Fn(&[i64]) -> String,
     S: FnMut(usize, usize, &[String]) -> Result<Vec<f64>>,
 {
-    fn annotate(&mut self, t: usize, policy: &Llama) -> Result<Annotation> {
+    /// Iteration `t`'s prompts.
+    pub fn prompts_for(&self, t: usize) -> Result<&[Vec<i64>]> {
         if self.samples < 2 {
             return Err(Error::invalid("on-policy annotator", format!("need ≥ 2 samples per prompt, got {}", self.samples)));
         }
-        let prompts = self.prompts.get(t).ok_or_else(|| Error::invalid("on-policy annotator", format!("no prompts for iteration {}", t + 1)))?;
-        let gen = GenerateConfig { seed: self.gen.seed.wrapping_add(1_000_003 * t as u64), ..self.gen.clone() };
-        let samples = sample_groups(policy, prompts, self.pad, self.samples, self.prompts_per_batch, &gen)?;
+        self.prompts.get(t).map(|p| p.as_slice()).ok_or_else(|| Error::invalid("on-policy annotator", format!("no prompts for iteration {}", t + 1)))
+    }
+
+    /// Iteration `t`'s sampling settings: seed `gen.seed + 1_000_003·t`.
+    pub fn gen_for(&self, t: usize) -> GenerateConfig {
+        GenerateConfig { seed: self.gen.seed.wrapping_add(1_000_003 * t as u64), ..self.gen.clone() }
+    }
+
+    /// Score iteration `t`'s samples (K per prompt, in prompt order, stop token stripped, from
+    /// this process or from a server: [`super::served`]), pair each group with the rule, and
+    /// build the training examples.
+    pub fn pair(&mut self, t: usize, samples: Vec<Vec<Vec<i64>>>) -> Result<Annotation> {
+        let gen = self.gen_for(t);
+        self.prompts_for(t)?;
+        let prompts = &self.prompts[t];
         let score = &mut self.score;
         let groups = score_groups(samples, &self.decode, |i, texts| score(t, i, texts))?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -228,6 +241,18 @@ where
         // Train on what the policy emitted, stop token included.
         let examples = scored.iter().map(|p| Example::pair(prompts[p.prompt].clone(), with_stop(&p.chosen, &gen), with_stop(&p.rejected, &gen))).collect();
         Ok(Annotation { examples, stats: serde_json::to_value(stats).unwrap_or_default() })
+    }
+}
+
+impl<D, S> Annotator for GroupAnnotator<D, S>
+where
+    D: Fn(&[i64]) -> String,
+    S: FnMut(usize, usize, &[String]) -> Result<Vec<f64>>,
+{
+    fn annotate(&mut self, t: usize, policy: &Llama) -> Result<Annotation> {
+        let gen = self.gen_for(t);
+        let samples = sample_groups(policy, self.prompts_for(t)?, self.pad, self.samples, self.prompts_per_batch, &gen)?;
+        self.pair(t, samples)
     }
 }
 

@@ -13,6 +13,7 @@
 //! References frozen models by role ("reference", "initial", "previous"), their          reference.rs
 //!            log-probs computed once per dataset and cached on disk
 //! Annotator  on-policy data: sample from π_t, score, pair or weight                      iterate.rs
+//!            (π_t sampled in process, or through an OpenAI-compatible server)          served.rs
 //! iterate    the N-iteration loop: annotate -> references -> run -> save iterate, resumable
 //! ```
 //!
@@ -44,6 +45,7 @@ pub mod reference;
 pub mod reward_model;
 pub mod schedule;
 pub mod scoring;
+pub mod served;
 pub mod sft;
 
 pub use config::TrainConfig;
