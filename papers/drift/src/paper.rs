@@ -8,9 +8,9 @@
 //! (T = 0.7, top-p 0.9, 512 new tokens), take `y⁺` after the last `"Assistant: "`; the pair is
 //! `(chat template of x, y⁺, y⁻)`; the first `test_pairs` pairs are held out; one epoch of DPO + RPO.
 //!
-//! **Optimiser.** The released configs use RMSprop (lr 5e-7); the shared engine implements AdamW
-//! only, so a config that says `optimizer = "rmsprop"` is refused with that message rather than
-//! silently trained with AdamW. The test config on the tiny fixtures names `adamw`.
+//! **Optimiser.** The released configs use RMSprop (lr 5e-7): `optimizer = "rmsprop"` selects the
+//! engine's RMSprop (`shared::train::optim::Algorithm::Rmsprop`, torch.optim.RMSprop's update);
+//! `"adamw"` is there for comparison.
 
 use crate::loss::DpoRpo;
 use crate::prompt::{extract_positive, guided_prompt, truncate_left, DsatRecord, DEFAULT_INSTRUCTION};
@@ -23,6 +23,7 @@ use shared::tokenize::chat::{ChatTemplate, Message, ResponseSpan};
 use shared::tokenize::Tokenizer;
 use shared::train::iterate::{self, Annotation, Annotator, IterateConfig, Reference};
 use shared::train::onpolicy::sample_groups;
+use shared::train::optim::{AdamWConfig, Algorithm};
 use shared::train::schedule::{Decay, Schedule};
 use shared::train::{Example, TrainConfig};
 use std::path::{Path, PathBuf};
@@ -106,14 +107,15 @@ impl PaperConfig {
 
     /// The engine's training config of one iteration (1 epoch, global batch = per-device × accumulation × GPUs).
     pub fn train_config(&self) -> Result<TrainConfig> {
-        if self.optimizer == "rmsprop" {
-            bail!("{}: the released configs train with RMSprop, which the shared engine does not implement (AdamW only); set optimizer = \"adamw\" knowingly (it changes the step sizes, spec pitfall 5), or add RMSprop to shared::train::optim", self.setting);
-        }
         let decay = if self.lr_scheduler_type == "linear" { Decay::Linear } else { Decay::Cosine };
         let batch = self.per_device_batch * self.grad_accum * self.gpus;
+        // Hugging Face's `optim: rmsprop` is torch.optim.RMSprop at its defaults (alpha 0.99, eps 1e-8,
+        // no momentum) with the Trainer's weight decay 0 and gradient clipping at 1.0.
+        let algorithm = if self.optimizer == "rmsprop" { Algorithm::Rmsprop } else { Algorithm::Adamw };
         Ok(TrainConfig {
             seed: self.seed,
             keep_checkpoints: 1,
+            optim: AdamWConfig { algorithm, ..AdamWConfig::default() },
             ..TrainConfig::new(batch, self.per_device_batch, Schedule { lr: self.learning_rate, warmup_ratio: self.warmup_ratio, decay }).truncating(self.max_length, self.max_prompt_length)
         })
     }

@@ -22,13 +22,17 @@ fn tiny_fixture_runs_two_iterations_through_the_paper_path() {
 }
 
 #[test]
-fn paper_configs_load_and_refuse_rmsprop_plainly() {
+fn paper_configs_load_and_train_with_rmsprop() {
     for name in ["qwen2.5-7b", "qwen2.5-14b"] {
         let cfg = PaperConfig::load(&config_dir().join(format!("paper/{name}.toml"))).unwrap();
         assert_eq!((cfg.objective.beta, cfg.objective.rpo_alpha, cfg.learning_rate), (0.1, 0.001, 5e-7));
-        let e = format!("{:#}", cfg.train_config().unwrap_err());
-        assert!(e.contains("RMSprop"), "{e}");
+        let t = cfg.train_config().unwrap();
+        assert_eq!(t.optim.algorithm, shared::train::optim::Algorithm::Rmsprop);
+        assert_eq!((t.batch_size, t.micro_batch, t.schedule.lr), (32, 4, 5e-7));
     }
+    let mut cfg = PaperConfig::load(&config_dir().join("paper/qwen2.5-7b.toml")).unwrap();
+    cfg.optimizer = "sgd".into();
+    assert!(format!("{:#}", cfg.validate().unwrap_err()).contains("optimizer"));
 }
 
 #[test]
