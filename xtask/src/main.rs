@@ -351,8 +351,10 @@ fn list(root: &Path) -> Result<()> {
         let implemented = papers::implemented(root, p.slug);
         let has_results = root.join("results").join(p.slug).join("README.md").exists()
             || std::fs::read_dir(root.join("results").join(p.slug)).map(|mut d| d.next().is_some()).unwrap_or(false);
-        let status = if implemented {
+        let status = if implemented && has_results {
             "implemented"
+        } else if implemented {
+            "smoke only"
         } else if papers::started(root, p.slug) {
             "in progress"
         } else {
