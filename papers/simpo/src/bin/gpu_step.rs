@@ -1,5 +1,6 @@
-//! One bf16 SimPO or DPO training step at the paper's sequence lengths on a model with random
-//! weights (no download), timed, with the process's GPU memory beside the `--dry-run` estimate.
+//! One bf16 SimPO or DPO training step of the shared engine (`shared::train::pairwise`, the same
+//! step every paper trains with) at the paper's sequence lengths on a model with random weights
+//! (no download), timed, with the process's GPU memory beside the `--dry-run` estimate.
 //! `scripts/gpu_check.sh` runs it for both methods and every mode, one process each (the CUDA
 //! caching allocator never gives memory back, so one process per measurement).
 //!
@@ -18,13 +19,14 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use shared::model::{lora, recompute, sequence_logps, Llama, LlamaConfig, LoraConfig, TokenBatch};
-use shared::objectives::{dpo::Dpo, PairLogps, PairObjective};
-use shared::train::optim::{AdamW, AdamWConfig};
+use shared::model::{lora, Llama, LlamaConfig, LoraConfig};
+use shared::objectives::{dpo::Dpo, PairObjective};
+use shared::train::pairwise::{self, Pair};
+use shared::train::schedule::{Decay, Schedule};
+use shared::train::TrainConfig;
 use simpo::loss::SimpoConfig;
 use simpo::objective::Simpo;
 use simpo::plan::{self, ModelShape};
-use std::time::Instant;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 #[derive(Parser)]
@@ -122,65 +124,40 @@ fn main() -> Result<()> {
         lora::attach(&mut model, &lvs, &LoraConfig::all_projections(r, 2.0 * r as f64))?;
         vs.freeze();
     }
-    let trained = if lora_rank.is_some() { &lvs } else { &vs };
-    let mut opt = AdamW::new(trained, AdamWConfig::default());
 
-    // 2 pairs: rows [chosen.., rejected..], each `prompt` + `seq − prompt` random tokens.
+    // 2 pairs of random tokens: pair r is row r's prompt with responses rows r and pairs + r.
     let (rows, resp) = (2 * a.pairs, a.seq - a.prompt);
     let ids = Tensor::randint(cfg.vocab_size as i64, [rows, a.seq], (Kind::Int64, Device::Cpu));
-    let seqs: Vec<(Vec<i64>, Vec<i64>)> = (0..rows)
-        .map(|r| {
-            let row = Vec::<i64>::try_from(ids.get(r)).expect("ids");
-            (row[..a.prompt as usize].to_vec(), row[a.prompt as usize..].to_vec())
-        })
-        .collect();
-    let batch = TokenBatch::from_pairs(&seqs, 0, device);
-    let lens = Tensor::full([a.pairs], resp as f64, (Kind::Float, device));
+    let row = |r: i64| Vec::<i64>::try_from(ids.get(r)).context("random ids");
+    let mut pairs = vec![];
+    for r in 0..a.pairs {
+        let (c, l) = (row(r)?, row(a.pairs + r)?);
+        pairs.push(Pair { prompt: c[..a.prompt as usize].to_vec(), chosen: c[a.prompt as usize..].to_vec(), rejected: l[a.prompt as usize..].to_vec() });
+    }
     let objective: Box<dyn PairObjective> = match a.method.as_str() {
         "simpo" => Box::new(Simpo(SimpoConfig::new(2.0, 0.5))),
         "dpo" => Box::new(Dpo::new(0.01)),
         other => bail!("--method {other:?}: simpo or dpo"),
     };
-    // DPO: reference log-probs of the start model, computed once without gradients (cached in training).
-    let reference = tch::no_grad(|| sequence_logps(&model, &batch))?.sum;
-
-    let mut step = || -> Result<f64> {
-        opt.zero_grad();
-        let (lp, pending) = if checkpointed {
-            let (lp, p) = recompute::sequence_logps_checkpointed(&model, &batch)?;
-            (lp, Some(p))
-        } else {
-            (sequence_logps(&model, &batch)?, None)
-        };
-        let (c, r) = (lp.sum.narrow(0, 0, a.pairs), lp.sum.narrow(0, a.pairs, a.pairs));
-        let mut x = PairLogps::new(c, r, lens.shallow_clone(), lens.shallow_clone());
-        if objective.needs_reference() {
-            x = x.with_reference(reference.narrow(0, 0, a.pairs), reference.narrow(0, a.pairs, a.pairs));
-        }
-        let loss = objective.loss(&x)?.loss.mean(Kind::Float);
-        loss.backward();
-        if let Some(p) = pending {
-            p.backward()?;
-        }
-        opt.accumulate();
-        opt.step(1e-6)?;
-        Ok(loss.double_value(&[]))
-    };
-    let sync = || {
-        if cuda {
-            tch::Cuda::synchronize(0)
-        }
-    };
-    step().context("warm-up step")?;
-    sync();
-    let t = Instant::now();
-    let mut last = 0.0;
-    for _ in 0..a.steps {
-        last = step()?;
-    }
-    sync();
-    let secs = t.elapsed().as_secs_f64() / a.steps as f64;
+    // The engine's own step (shared::train::pairwise -> engine): one warm-up step, then `steps`
+    // timed ones, one optimiser batch of `pairs` pairs each, logged every step.
+    let mut tc = TrainConfig::new(a.pairs as usize, a.pairs as usize, Schedule { lr: 1e-6, warmup_ratio: 0.0, decay: Decay::Constant });
+    tc.steps = Some(1 + a.steps as u64);
+    tc.keep_checkpoints = 1;
+    tc.gradient_checkpointing = checkpointed;
+    let work = std::env::temp_dir().join(format!("gpu_step-{}", std::process::id()));
+    // DPO: the start model's log-probs, computed once without gradients (cached, as in training).
+    let reference = pairwise::reference_for(objective.as_ref(), &model, &vs, &pairs, &tc, "gpu_step", &work.join("ref"))?;
+    let trained = if lora_rank.is_some() { &mut lvs } else { &mut vs };
+    let summary = pairwise::train(&model, trained, objective.as_ref(), &pairs, reference.as_ref(), &tc, &work.join("train")).context("training steps")?;
+    let last = summary.final_loss;
+    // Seconds per step from the engine's tokens/s of each timed step (the first row is the warm-up).
+    let mut rd = csv::Reader::from_path(work.join("train/metrics.csv"))?;
+    let col = rd.headers()?.iter().position(|h| h == "tokens_per_s").context("metrics.csv has no tokens_per_s")?;
+    let rates: Vec<f64> = rd.records().skip(1).map(|r| Ok(r?[col].parse::<f64>()?)).collect::<Result<_>>()?;
     let tokens = (rows * a.seq) as f64;
+    let secs = rates.iter().map(|tps| tokens / tps).sum::<f64>() / rates.len().max(1) as f64;
+    std::fs::remove_dir_all(&work).ok();
     let n = cfg_params(&cfg);
     let flops = if lora_rank.is_some() { 4.0 } else { 6.0 } * n * tokens;
     let tflops = flops / secs / 1e12;
