@@ -185,11 +185,11 @@ impl Claims {
     pub fn interval(&mut self, id: &str, statement: &str, metric: &str, direction: Direction, threshold: f64, iv: &Interval) -> Result<&mut Claim> {
         let mut c = self.draft(id, statement, metric);
         c.direction = direction;
-        c.threshold = threshold;
-        c.estimate = iv.estimate;
-        c.lo = Some(iv.lo);
-        c.hi = Some(iv.hi);
-        c.verdict = decide(iv.lo, iv.hi, direction, threshold)?;
+        c.threshold = stored(threshold);
+        c.estimate = stored(iv.estimate);
+        c.lo = Some(stored(iv.lo));
+        c.hi = Some(stored(iv.hi));
+        c.verdict = decide(stored(iv.lo), stored(iv.hi), direction, stored(threshold))?;
         c.seeds = iv.seeds.clone();
         c.prompts = Some(iv.prompts);
         c.mde = Some(iv.mde());
@@ -201,6 +201,7 @@ impl Claims {
     /// returned row if the value was observed in particular runs.)
     pub fn deterministic(&mut self, id: &str, statement: &str, metric: &str, direction: Direction, threshold: f64, value: f64) -> Result<&mut Claim> {
         let mut c = self.draft(id, statement, metric);
+        let (value, threshold) = (stored(value), stored(threshold));
         c.direction = direction;
         c.threshold = threshold;
         c.estimate = value;
@@ -214,6 +215,7 @@ impl Claims {
     /// `|estimate - published| <= tolerance`.
     pub fn exact(&mut self, id: &str, statement: &str, metric: &str, estimate: f64, published: f64, tolerance: f64) -> Result<&mut Claim> {
         let mut c = self.draft(id, statement, metric);
+        let (estimate, published, tolerance) = (stored(estimate), stored(published), stored(tolerance));
         c.threshold = published;
         c.estimate = estimate;
         c.tolerance = Some(tolerance);
@@ -333,6 +335,13 @@ pub fn parse_claims(path: &Path, text: &str) -> Result<ClaimsFile> {
     Ok(ClaimsFile::Ledger(out))
 }
 
+/// A number as `claims.csv` stores it (six significant digits, [`fmt_num`]). Every claim is decided
+/// on its stored numbers, so the ledger, which re-derives each verdict from the file, reaches the
+/// same verdict even when an interval's end lies within rounding of the threshold.
+fn stored(x: f64) -> f64 {
+    fmt_num(x).parse().unwrap_or(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +360,21 @@ mod tests {
         c.exact("raw-wr", "raw WR equals the leaderboard", "max |raw − leaderboard|, 24 models", 1.4e-10, 0.0, 0.005).unwrap();
         c.exact("lc", "LC equals the leaderboard", "max |LC − leaderboard|", 3.53, 0.0, 0.005).unwrap();
         c
+    }
+
+    /// An interval end within rounding of the threshold: the verdict is decided on the stored
+    /// (six-digit) numbers, so the file read back validates with the same verdict.
+    #[test]
+    fn a_verdict_at_the_rounding_boundary_survives_the_round_trip() {
+        let mut c = Claims::new("lcpo", "cargo xtask reproduce lcpo");
+        c.interval("eta", "η̂ above 0.3", "η̂", Direction::Greater, 0.3, &iv(0.3 + 4e-11, 0.5, 0.7)).unwrap();
+        assert_eq!(c.rows[0].verdict, Verdict::Inconclusive, "0.30000000004 is stored as 0.3, which does not exclude 0.3");
+        let dir = tempfile::tempdir().unwrap();
+        c.save(dir.path()).unwrap();
+        match read_claims(&dir.path().join("claims.csv")).unwrap() {
+            ClaimsFile::Ledger(rows) => assert_eq!(rows[0].verdict, Verdict::Inconclusive),
+            ClaimsFile::OtherFormat { header } => panic!("{header:?}"),
+        }
     }
 
     #[test]
