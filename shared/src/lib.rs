@@ -22,6 +22,7 @@ pub mod api;
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod driver;
 pub mod error;
 pub mod eval;
 pub mod hub;

@@ -16,3 +16,41 @@ pub mod config;
 pub mod pipeline;
 pub mod rules;
 pub mod tables;
+
+/// The miniature as `cargo xtask reproduce autorule` runs it: the shared driver
+/// ([`shared::driver`]) owns the command line, the seeds and the report; this says what differs.
+pub struct AutoRule;
+
+mod driver {
+    use super::*;
+    use shared::cli::Scale;
+    use shared::driver::Miniature;
+    use shared::report::RunInfo;
+    use std::path::Path;
+
+    impl Miniature for AutoRule {
+        type Config = config::MiniConfig;
+        type Outcome = pipeline::Outcome;
+        const SLUG: &'static str = "autorule";
+        const NAME: &'static str = "AutoRule";
+
+        fn load(path: &Path) -> anyhow::Result<Self::Config> {
+            Ok(config::MiniConfig::load(path)?)
+        }
+        fn threads(cfg: &Self::Config) -> i32 {
+            cfg.threads
+        }
+        fn plan(cfg: &Self::Config) -> String {
+            format!("SFT base (cached); proxy RM; rules mined from {} pairs; GRPO for {} methods over {} prompts x {} episodes; {} evaluation prompts", cfg.mine_pairs, cfg.methods.len(), cfg.prompts, cfg.rl.epochs, cfg.eval_prompts)
+        }
+        fn run_seed(cfg: &Self::Config, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> anyhow::Result<Self::Outcome> {
+            Ok(pipeline::run(cfg, scale, seed, device, runs_root)?)
+        }
+        fn save_all(_cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
+            Ok(tables::save_all(outs, &shared::world::WorldConfig::default().oracle, out, info)?)
+        }
+        fn paper_scale_note() -> String {
+            "AutoRule's paper scale (Llama-3-8B, DeepSeek-R1 extraction, a Llama-3-8B-Instruct verifier, OpenRLHF on Ray) is not run from here".into()
+        }
+    }
+}

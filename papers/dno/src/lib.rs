@@ -14,3 +14,42 @@ pub mod pairs;
 pub mod pipeline;
 pub mod recipe;
 pub mod tables;
+
+/// The miniature as `cargo xtask reproduce dno` runs it: the shared driver
+/// ([`shared::driver`]) owns the command line, the seeds and the report; this says what differs.
+pub struct Dno;
+
+mod driver {
+    use super::*;
+    use shared::cli::Scale;
+    use shared::driver::Miniature;
+    use shared::report::RunInfo;
+    use std::path::Path;
+
+    impl Miniature for Dno {
+        type Config = config::MiniConfig;
+        type Outcome = shared::nash::Outcome;
+        const SLUG: &'static str = "dno";
+        const NAME: &'static str = "DNO";
+
+        fn load(path: &Path) -> anyhow::Result<Self::Config> {
+            Ok(config::MiniConfig::load(path)?)
+        }
+        fn threads(cfg: &Self::Config) -> i32 {
+            cfg.harness.threads
+        }
+        fn plan(cfg: &Self::Config) -> String {
+            let h = &cfg.harness;
+            format!("per seed, SFT base (cached); {} methods x {} iterations on {} prompts per split, K = {} + gold; evaluation on {} prompts x {} samples after each iteration", cfg.methods.len(), h.iterations, h.prompts_per_split, cfg.samples, h.eval.prompts, h.eval.samples)
+        }
+        fn run_seed(cfg: &Self::Config, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> anyhow::Result<Self::Outcome> {
+            Ok(pipeline::run(cfg, scale, seed, device, runs_root)?)
+        }
+        fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
+            Ok(tables::save_all(outs, cfg, out, info)?)
+        }
+        fn paper_scale_note() -> String {
+            "DNO's paper scale (Orca-2.5 7B, GPT-4-Turbo annotation, 3 x 20k UltraFeedback prompts) is not runnable here; configs/paper.toml records its settings. Run --scale mini or smoke".into()
+        }
+    }
+}

@@ -16,3 +16,41 @@ pub mod pipeline;
 pub mod prompt;
 pub mod tables;
 pub mod paper;
+
+/// The miniature as `cargo xtask reproduce drift` runs it: the shared driver
+/// ([`shared::driver`]) owns the command line, the seeds and the report; this says what differs.
+pub struct Drift;
+
+mod driver {
+    use super::*;
+    use shared::cli::Scale;
+    use shared::driver::Miniature;
+    use shared::report::RunInfo;
+    use std::path::Path;
+
+    impl Miniature for Drift {
+        type Config = config::MiniConfig;
+        type Outcome = pipeline::Outcome;
+        const SLUG: &'static str = "drift";
+        const NAME: &'static str = "DRIFT";
+
+        fn load(path: &Path) -> anyhow::Result<Self::Config> {
+            Ok(config::MiniConfig::load(path)?)
+        }
+        fn threads(cfg: &Self::Config) -> i32 {
+            cfg.threads
+        }
+        fn plan(cfg: &Self::Config) -> String {
+            format!("SFT base + guided form (cached); log of {} prompts; seed DPO; {} methods x {} iterations; evaluation on {} prompts", cfg.log.prompts, cfg.methods.len(), cfg.iterations, cfg.eval.prompts)
+        }
+        fn run_seed(cfg: &Self::Config, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> anyhow::Result<Self::Outcome> {
+            Ok(pipeline::run(cfg, scale, seed, device, runs_root)?)
+        }
+        fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
+            Ok(tables::save_all(outs, cfg, out, info)?)
+        }
+        fn paper_scale_note() -> String {
+            "DRIFT's paper scale (Qwen2.5-7B/14B-Instruct, WildFeedback DSAT, RMSprop) is a config (configs/paper/qwen2.5-7b.toml) run by the paper-path test on the tiny fixtures; it needs a GPU and the WildFeedback data for a real run. Run --scale mini or smoke here.".into()
+        }
+    }
+}

@@ -16,3 +16,41 @@ pub mod objective;
 pub mod config;
 pub mod pipeline;
 pub mod tables;
+
+/// The miniature as `cargo xtask reproduce lcpo` runs it: the shared driver
+/// ([`shared::driver`]) owns the command line, the seeds and the report; this says what differs.
+pub struct Lcpo;
+
+mod driver {
+    use super::*;
+    use shared::cli::Scale;
+    use shared::driver::Miniature;
+    use shared::report::RunInfo;
+    use std::path::Path;
+
+    impl Miniature for Lcpo {
+        type Config = config::MiniConfig;
+        type Outcome = pipeline::Outcome;
+        const SLUG: &'static str = "lcpo";
+        const NAME: &'static str = "RE-PO (LCPO)";
+
+        fn load(path: &Path) -> anyhow::Result<Self::Config> {
+            Ok(config::MiniConfig::load(path)?)
+        }
+        fn threads(cfg: &Self::Config) -> i32 {
+            cfg.threads
+        }
+        fn plan(cfg: &Self::Config) -> String {
+            format!("per seed: SFT base (cached); {} prompts x {} samples -> clean oracle pairs; noise levels {:?}; {} methods x {} epochs each; evaluation on the mini AlpacaEval prompts", cfg.train_prompts, cfg.sampling.samples, cfg.noise, cfg.methods.len(), cfg.train.epochs)
+        }
+        fn run_seed(cfg: &Self::Config, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> anyhow::Result<Self::Outcome> {
+            Ok(pipeline::run(cfg, scale, seed, device, &runs_root.join(scale.name()))?)
+        }
+        fn save_all(_cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
+            Ok(tables::save_all(outs, out, info)?)
+        }
+        fn paper_scale_note() -> String {
+            "RE-PO at paper scale (Mistral-7B / Llama-3-8B on UltraFeedback, 8×A800) is not run from here; run --scale mini or smoke".into()
+        }
+    }
+}
