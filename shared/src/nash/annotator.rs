@@ -76,9 +76,16 @@ pub struct AnnotationStats {
     pub recipe: serde_json::Value,
     /// Per example: the prompt it came from (`None`: replayed).
     pub sources: Vec<Option<usize>>,
-    /// The recipe's per-prompt values.
+    /// The recipe's per-prompt values (NaN where undefined, stored as JSON null).
+    #[serde(deserialize_with = "null_as_nan")]
     pub per_prompt: Vec<(usize, Vec<(String, f64)>)>,
     pub groups: usize,
+}
+
+/// Per-prompt values read back with JSON's null (how serde_json writes NaN) as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<(usize, Vec<(String, f64)>)>, D::Error> {
+    let raw: Vec<(usize, Vec<(String, Option<f64>)>)> = Deserialize::deserialize(d)?;
+    Ok(raw.into_iter().map(|(i, v)| (i, v.into_iter().map(|(k, x)| (k, x.unwrap_or(f64::NAN))).collect())).collect())
 }
 
 /// Mean of a slice (NaN when empty).
@@ -218,4 +225,21 @@ impl Annotator for NashAnnotator<'_> {
 /// The examples of an annotation that came from prompt groups (not replayed).
 pub fn own(examples: &[Example], sources: &[Option<usize>]) -> Vec<Example> {
     examples.iter().zip(sources).filter(|(_, s)| s.is_some()).map(|(e, _)| e.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recipe value that is undefined at a prompt (NaN, written by serde_json as null) reads
+    /// back as NaN: the annotation a run saved is the one it resumes from.
+    #[test]
+    fn undefined_per_prompt_values_survive_the_annotation_file() {
+        let stats = AnnotationStats { recipe: serde_json::json!({}), sources: vec![Some(0)], per_prompt: vec![(0, vec![("ts".into(), 1.0), ("teacher_score".into(), f64::NAN)])], groups: 1 };
+        let text = serde_json::to_string(&stats).unwrap();
+        assert!(text.contains("null"), "{text}");
+        let back: AnnotationStats = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.per_prompt[0].1[0], ("ts".to_string(), 1.0));
+        assert!(back.per_prompt[0].1[1].1.is_nan());
+    }
 }
