@@ -5,6 +5,14 @@ use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// Deserialize an `f64` that may be JSON `null`, which is how serde_json writes NaN (a mean over
+/// nothing, a score a method does not have): use as `#[serde(deserialize_with = "shared::io::nan_if_null")]`
+/// on statistics a run saves and reads back.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    let v: Option<f64> = serde::Deserialize::deserialize(d)?;
+    Ok(v.unwrap_or(f64::NAN))
+}
+
 /// Write `bytes` to `path` atomically: readers see the old file or the new one, never half.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {

@@ -95,12 +95,17 @@ pub struct DataStats {
     pub st: usize,
     pub ss: usize,
     pub replayed: usize,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub student_score: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub teacher_score: f64,
     /// Share of prompts where the best student scores above the teacher.
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub best_beats_teacher: f64,
     /// Mean number of students scoring above the teacher.
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub student_wins: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub student_len: f64,
 }
 
@@ -245,6 +250,16 @@ impl Recipe for DnoRecipe {
 
 #[cfg(test)]
 mod tests {
+
+    /// A method without a teacher (iterative DPO) saves NaN teacher scores (JSON null); the tables
+    /// read them back as NaN, not as an error.
+    #[test]
+    fn stats_without_a_teacher_round_trip() {
+        let st = DataStats { prompts: 2, teacher_score: f64::NAN, best_beats_teacher: f64::NAN, student_wins: f64::NAN, ..Default::default() };
+        let back: DataStats = serde_json::from_value(serde_json::to_value(&st).unwrap()).unwrap();
+        assert_eq!(back.prompts, 2);
+        assert!(back.teacher_score.is_nan() && back.best_beats_teacher.is_nan() && back.student_wins.is_nan());
+    }
     use super::*;
     use rand::SeedableRng;
 

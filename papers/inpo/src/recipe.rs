@@ -35,12 +35,18 @@ pub struct DataStats {
     pub prompts: usize,
     pub pairs: usize,
     /// Share of prompts whose pair was dropped (PM: the final check failed; RM: every reward tied).
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub dropped: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub q_w: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub q_l: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub len_w: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub len_l: f64,
     /// Oracle queries spent per prompt.
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub comparisons: f64,
 }
 

@@ -14,11 +14,17 @@ pub struct DataStats {
     pub pairs: usize,
     /// Prompts whose K samples all tied (no pair).
     pub tied: usize,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub phat_w: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub phat_l: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub q_w: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub q_l: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub len_w: f64,
+    #[serde(deserialize_with = "shared::io::nan_if_null")]
     pub len_l: f64,
 }
 

@@ -84,9 +84,10 @@ pub fn pair_records(outs: &[Outcome]) -> Result<Records> {
     Ok(r)
 }
 
-/// The recipes' per-prompt values (`metrics` in this order). An iteration whose recipe leaves any
-/// of them undefined (NaN) at some prompt has no data records (e.g. teacher scores of a method
-/// without a teacher); a metric missing from a prompt's values is an error. The prompt id is the prompt's position in its
+/// The recipes' per-prompt values (`metrics` in this order). An iteration whose recipe reports none
+/// of them (another paper's method run beside it, e.g. SPPO in INPO's table) or leaves one
+/// undefined (NaN) at some prompt (teacher scores of a method without a teacher) has no data
+/// records; one that reports some but not all is an error. The prompt id is the prompt's position in its
 /// split, `s<seed>-p<i>`, so that iteration 1 and iteration 3 of a method pair up position by
 /// position: the splits are independent random draws, so the mean of the paired differences
 /// estimates the difference of means, with the right variance.
@@ -96,8 +97,9 @@ pub fn data_records(outs: &[Outcome], metrics: &[&str]) -> Result<Records> {
     for o in outs {
         for m in &o.methods {
             for it in &m.iterations {
+                let reports = |values: &Vec<(String, f64)>| values.iter().any(|(n, _)| metrics.contains(&n.as_str()));
                 let undefined = |values: &Vec<(String, f64)>| values.iter().any(|(n, x)| metrics.contains(&n.as_str()) && !x.is_finite());
-                if it.stats.per_prompt.iter().any(|(_, v)| undefined(v)) {
+                if !it.stats.per_prompt.iter().any(|(_, v)| reports(v)) || it.stats.per_prompt.iter().any(|(_, v)| undefined(v)) {
                     continue;
                 }
                 for (i, values) in &it.stats.per_prompt {
