@@ -89,8 +89,9 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
     let clean = clean_pairs(&ctx, &prompts)?;
     eprintln!("==> {} clean pairs", clean.len());
     let mut eval = Records::new(&EVAL_METRICS);
-    for (x, y) in ctx.eval.iter().zip(&ctx.eval_sft) {
-        eval.push(seed, "SFT", x.text(), 0, &[0.5, ctx.world.oracle.score(x, y), y.chars().count() as f64])?;
+    // The mini AlpacaEval repeats a few prompts: a record's prompt is its position in the set.
+    for (i, (x, y)) in ctx.eval.iter().zip(&ctx.eval_sft).enumerate() {
+        eval.push(seed, "SFT", format!("{i}: {}", x.text()), 0, &[0.5, ctx.world.oracle.score(x, y), y.chars().count() as f64])?;
     }
     let mut posterior_records = Records::new(&POSTERIOR_METRICS);
     let mut runs = vec![];
@@ -99,8 +100,8 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
         for m in &cfg.methods {
             let (r, model) = train(&ctx, m, noise, &data)?;
             let ys = outputs(&ctx, &model, &ctx.eval)?;
-            for ((x, y), b) in ctx.eval.iter().zip(&ys).zip(&ctx.eval_sft) {
-                eval.push(seed, &key(noise, &m.name), x.text(), 0, &[win(&ctx.world, x, y, b), ctx.world.oracle.score(x, y), y.chars().count() as f64])?;
+            for (i, ((x, y), b)) in ctx.eval.iter().zip(&ys).zip(&ctx.eval_sft).enumerate() {
+                eval.push(seed, &key(noise, &m.name), format!("{i}: {}", x.text()), 0, &[win(&ctx.world, x, y, b), ctx.world.oracle.score(x, y), y.chars().count() as f64])?;
             }
             let r = match &m.objective {
                 MethodObjective::Re(re) if noise > 0.0 => {

@@ -192,9 +192,10 @@ fn win_rate(ctx: &Ctx, ys: &[String]) -> f64 {
 }
 
 fn push_eval(ctx: &Ctx, r: &mut Records, method: &str, ys: &[String]) -> Result<()> {
-    for ((x, y), b) in ctx.eval.iter().zip(ys).zip(&ctx.eval_sft) {
+    // The mini AlpacaEval repeats a few prompts: a record's prompt is its position in the set.
+    for (i, ((x, y), b)) in ctx.eval.iter().zip(ys).zip(&ctx.eval_sft).enumerate() {
         let v = [win(&ctx.world, x, y, b), ctx.world.oracle.score(x, y), y.chars().count() as f64];
-        r.push(ctx.seed, method, x.text(), 0, &v)?;
+        r.push(ctx.seed, method, format!("{i}: {}", x.text()), 0, &v)?;
     }
     Ok(())
 }
