@@ -241,7 +241,7 @@ fn probe(ctx: &Ctx, dpo: Frozen, reference: Frozen) -> Result<Records> {
         }
         defects.push(c.iter().zip(&d).enumerate().filter(|(_, (a, b))| a != b).map(|(i, _)| i).collect::<Vec<_>>());
         examples.push(Example::pair(tok.encode_prompt(&x.text())?, c, d));
-        ids.push(x.text());
+        ids.push(format!("{}: {}", ids.len(), x.text())); // training prompts can repeat
     }
     let cfg = TrainConfig { max_length: None, max_prompt_length: None, ..ctx.cfg.train.clone() };
     let weighted = rewards::attach(&examples, dpo, reference, &cfg, tok.pad, TOKENIZER_ID, &ctx.run_root.join("reference"))?;
@@ -297,32 +297,49 @@ fn train_method(ctx: &Ctx, m: &crate::config::Method, data: &[Example]) -> Resul
     let refs = Refs::single(&ctx.base.model, &ctx.base.vs, TOKENIZER_ID, &refs_dir);
     let dir = ctx.run_root.join(run_key(m, &cfg, data));
     let t0 = Instant::now();
-    let (mut val, mut epoch_loss) = (vec![], vec![]);
-    let mut best: Option<(f64, VarStore, Llama)> = None;
+    // Each epoch's evaluation is saved beside the run (`epoch-<e>.json`): a rerun reads it back
+    // instead of evaluating weights that may already be those of a later epoch (the engine
+    // resumes from its newest checkpoint).
+    let (mut val, mut epoch_loss, mut evals) = (vec![], vec![], vec![]);
     for e in 1..=cfg.epochs as u64 {
-        let c = TrainConfig { max_steps: Some(e * spe), ..cfg.clone() };
-        let s = policy::train(&model, &mut vs, objective.as_ref(), data, &refs, &c, ctx.base.tok.pad, &dir)?;
-        let v = win_rate(ctx, &outputs(ctx, &model, &ctx.val, 0x7a1)?);
-        epoch_loss.push(epoch_mean_loss(&dir, (e - 1) * spe, e * spe).unwrap_or(s.final_loss));
-        eprintln!("    {:<12} epoch {e}: loss {:.4}, validation WR vs SFT {v:.1}%", m.name, epoch_loss[epoch_loss.len() - 1]);
-        val.push(v);
-        if best.as_ref().map_or(true, |b| v > b.0) {
-            let (bvs, bm) = model.copy_with(&vs)?;
-            best = Some((v, bvs, bm));
-        }
+        let saved = dir.join(format!("epoch-{e}.json"));
+        let ep: EpochEval = if saved.is_file() {
+            shared::io::read_json(&saved)?
+        } else {
+            let c = TrainConfig { max_steps: Some(e * spe), ..cfg.clone() };
+            let s = policy::train(&model, &mut vs, objective.as_ref(), data, &refs, &c, ctx.base.tok.pad, &dir)?;
+            let ep = EpochEval {
+                val_win: win_rate(ctx, &outputs(ctx, &model, &ctx.val, 0x7a1)?),
+                loss: epoch_mean_loss(&dir, (e - 1) * spe, e * spe).unwrap_or(s.final_loss),
+                eval_outputs: outputs(ctx, &model, &ctx.eval, 0xe7a1)?,
+            };
+            shared::io::write_json(&saved, &ep)?;
+            ep
+        };
+        eprintln!("    {:<12} epoch {e}: loss {:.4}, validation WR vs SFT {:.1}%", m.name, ep.loss, ep.val_win);
+        val.push(ep.val_win);
+        epoch_loss.push(ep.loss);
+        evals.push(ep.eval_outputs);
     }
-    let best_epoch = 1 + val.iter().position(|&v| Some(v) == best.as_ref().map(|b| b.0)).unwrap_or(0);
-    let last = outputs(ctx, &model, &ctx.eval, 0xe7a1)?;
-    let best = match best {
-        Some((_, _bvs, bm)) if best_epoch < val.len() => outputs(ctx, &bm, &ctx.eval, 0xe7a1)?,
-        _ => last.clone(),
-    };
+    // The first epoch with the highest validation win rate.
+    let best_epoch = 1 + val.iter().enumerate().fold(0, |b, (i, &v)| if v > val[b] { i } else { b });
+    let last = evals.last().cloned().unwrap_or_default();
+    let best = evals[best_epoch - 1].clone();
     let f_nonpositive = match &m.objective {
         MethodObjective::Tgdpo(t) => Some(rewards::nonpositive_share(data, t.alpha, t.beta)),
         _ => None,
     };
     let run = MethodRun { name: m.name.clone(), lr: cfg.schedule.lr, val, epoch_loss, best_epoch, train_seconds: t0.elapsed().as_secs_f64(), f_nonpositive };
     Ok((run, best, last))
+}
+
+/// What one epoch of a method came to, saved so that a rerun does not re-evaluate.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EpochEval {
+    val_win: f64,
+    loss: f64,
+    /// Answers to the evaluation prompts after this epoch.
+    eval_outputs: Vec<String>,
 }
 
 /// Mean of the `loss` column of `metrics.csv` over steps in `(from, to]`.
