@@ -300,7 +300,10 @@ fn train_method(ctx: &Ctx, m: &crate::config::Method, data: &[Example]) -> Resul
     // Each epoch's evaluation is saved beside the run (`epoch-<e>.json`): a rerun reads it back
     // instead of evaluating weights that may already be those of a later epoch (the engine
     // resumes from its newest checkpoint).
-    let (mut val, mut epoch_loss, mut evals) = (vec![], vec![], vec![]);
+    // The evaluation answers are generated only where they can be needed: at an epoch that beats
+    // every earlier one on validation (a candidate for the best) and at the last epoch.
+    let (mut val, mut epoch_loss) = (vec![], vec![]);
+    let (mut best_epoch, mut best, mut last) = (1, vec![], vec![]);
     for e in 1..=cfg.epochs as u64 {
         let saved = dir.join(format!("epoch-{e}.json"));
         let ep: EpochEval = if saved.is_file() {
@@ -308,23 +311,26 @@ fn train_method(ctx: &Ctx, m: &crate::config::Method, data: &[Example]) -> Resul
         } else {
             let c = TrainConfig { max_steps: Some(e * spe), ..cfg.clone() };
             let s = policy::train(&model, &mut vs, objective.as_ref(), data, &refs, &c, ctx.base.tok.pad, &dir)?;
-            let ep = EpochEval {
-                val_win: win_rate(ctx, &outputs(ctx, &model, &ctx.val, 0x7a1)?),
-                loss: epoch_mean_loss(&dir, (e - 1) * spe, e * spe).unwrap_or(s.final_loss),
-                eval_outputs: outputs(ctx, &model, &ctx.eval, 0xe7a1)?,
-            };
+            let val_win = win_rate(ctx, &outputs(ctx, &model, &ctx.val, 0x7a1)?);
+            let improves = val.iter().all(|&v| val_win > v);
+            let eval_outputs = if improves || e == cfg.epochs as u64 { Some(outputs(ctx, &model, &ctx.eval, 0xe7a1)?) } else { None };
+            let ep = EpochEval { val_win, loss: epoch_mean_loss(&dir, (e - 1) * spe, e * spe).unwrap_or(s.final_loss), eval_outputs };
             shared::io::write_json(&saved, &ep)?;
             ep
         };
         eprintln!("    {:<12} epoch {e}: loss {:.4}, validation WR vs SFT {:.1}%", m.name, ep.loss, ep.val_win);
+        // The first epoch with the highest validation win rate is the best.
+        let improves = val.iter().all(|&v| ep.val_win > v);
         val.push(ep.val_win);
         epoch_loss.push(ep.loss);
-        evals.push(ep.eval_outputs);
+        let outs = || ep.eval_outputs.clone().with_context(|| format!("{} lacks the evaluation answers of epoch {e}: delete it to rerun", saved.display()));
+        if improves {
+            (best_epoch, best) = (e as usize, outs()?);
+        }
+        if e == cfg.epochs as u64 {
+            last = outs()?;
+        }
     }
-    // The first epoch with the highest validation win rate.
-    let best_epoch = 1 + val.iter().enumerate().fold(0, |b, (i, &v)| if v > val[b] { i } else { b });
-    let last = evals.last().cloned().unwrap_or_default();
-    let best = evals[best_epoch - 1].clone();
     let f_nonpositive = match &m.objective {
         MethodObjective::Tgdpo(t) => Some(rewards::nonpositive_share(data, t.alpha, t.beta)),
         _ => None,
@@ -338,8 +344,9 @@ fn train_method(ctx: &Ctx, m: &crate::config::Method, data: &[Example]) -> Resul
 struct EpochEval {
     val_win: f64,
     loss: f64,
-    /// Answers to the evaluation prompts after this epoch.
-    eval_outputs: Vec<String>,
+    /// Answers to the evaluation prompts after this epoch, kept where the epoch improved on every
+    /// earlier one or is the last.
+    eval_outputs: Option<Vec<String>>,
 }
 
 /// Mean of the `loss` column of `metrics.csv` over steps in `(from, to]`.
