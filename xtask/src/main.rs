@@ -85,6 +85,13 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Cross-paper comparisons recomputed from the papers' committed per-prompt records (no
+    /// training): `nash` puts SPPO, DNO, INPO and the iterative DPO/IPO baselines side by side
+    /// in `results/nash/` (run `reproduce sppo`, `dno` and `inpo` first).
+    Compare {
+        /// The family: `nash`.
+        family: String,
+    },
     /// Write a paper-scale setting as a recipe for an existing distributed engine (TRL +
     /// accelerate + DeepSpeed): the pairs as the Rust trainer renders them, the trainer settings,
     /// the launch files. For runs that outgrow one GPU.
@@ -229,6 +236,15 @@ fn run(cli: Cli) -> Result<()> {
             let mut cmd = cargo(&root, &lt);
             cmd.args(["run", "--release", "--quiet", "-p", package, "--bin", bin, "--"]).arg("--data").arg(root.join("datasets/.cache")).args(&args);
             status(cmd, "evaluate")
+        }
+        Cmd::Compare { family } => {
+            if family != "nash" {
+                bail!("unknown comparison {family:?}: `nash` (SPPO, DNO, INPO side by side)");
+            }
+            let lt = libtorch::ensure(&root)?;
+            let mut cmd = cargo(&root, &lt);
+            cmd.args(["run", "--release", "--quiet", "-p", "shared", "--bin", "nash-compare"]);
+            status(cmd, "compare nash")
         }
         Cmd::Export { slug, setting, out, max_pairs } => {
             if slug != "simpo" {

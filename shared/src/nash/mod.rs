@@ -11,6 +11,7 @@
 //! the shared tables and claim helpers).
 
 pub mod annotator;
+pub mod compare;
 pub mod group;
 pub mod harness;
 pub mod preference;
