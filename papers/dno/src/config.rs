@@ -47,18 +47,26 @@ impl MiniConfig {
         }
         let mut names = std::collections::HashSet::new();
         for m in &self.methods {
-            let ctx = || format!("method {:?}", m.name);
-            if !(m.lr > 0.0 && m.lr.is_finite()) {
-                bail!("method {:?}: lr must be > 0, got {}", m.name, m.lr);
-            }
             if !names.insert(nash::run::slug(&m.name)) {
                 bail!("method {:?}: two methods with the same name", m.name);
             }
-            m.objective.validate().with_context(ctx)?;
-            m.recipe.validate().with_context(ctx)?;
-            if matches!(m.objective, Objective::Bce { .. }) && m.recipe.annotate != Annotate::Winrate {
-                bail!("method {:?}: the Algorithm-1 BCE objective regresses onto win rates; set recipe.annotate = \"winrate\"", m.name);
-            }
+            m.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl Method {
+    /// One method's settings (also the paper-scale config's `[method]`).
+    pub fn validate(&self) -> Result<()> {
+        let ctx = || format!("method {:?}", self.name);
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            bail!("method {:?}: lr must be > 0, got {}", self.name, self.lr);
+        }
+        self.objective.validate().with_context(ctx)?;
+        self.recipe.validate().with_context(ctx)?;
+        if matches!(self.objective, Objective::Bce { .. }) && self.recipe.annotate != Annotate::Winrate {
+            bail!("method {:?}: the Algorithm-1 BCE objective regresses onto win rates; set recipe.annotate = \"winrate\"", self.name);
         }
         Ok(())
     }

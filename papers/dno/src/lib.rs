@@ -48,8 +48,14 @@ mod driver {
         fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
             Ok(tables::save_all(outs, cfg, out, info)?)
         }
+        fn paper_scale(args: &shared::cli::RunArgs, config: &Path) -> anyhow::Result<()> {
+            shared::nash::paper::reproduce::<config::Method>(args, config, Self::SLUG, |c| {
+                c.method.validate()?;
+                Ok(pipeline::method(c.samples, &c.method, c.train.at(c.method.lr, c.seed)))
+            })
+        }
         fn paper_scale_note() -> String {
-            "DNO's paper scale (Orca-2.5 7B, GPT-4-Turbo annotation, 3 x 20k UltraFeedback prompts) is not runnable here; configs/paper.toml records its settings. Run --scale mini or smoke".into()
+            "DNO's paper scale is configs/paper.toml (a public Mistral-7B SFT model for the unreleased Orca-2.5, a reward model with rubric thresholds for GPT-4-Turbo); it needs a GPU and the prompt files".into()
         }
     }
 }

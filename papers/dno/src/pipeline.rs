@@ -20,10 +20,13 @@ pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: Scale, seed: u64) -> P
 
 /// The methods of the config, for the harness.
 pub fn methods(cfg: &MiniConfig) -> Vec<Method<'static>> {
-    cfg.methods
-        .iter()
-        .map(|m| Method { name: m.name.clone(), train: cfg.harness.train_at(m.lr), objective: m.objective.build(), recipe: Box::new(DnoRecipe::new(cfg.samples, m.recipe.clone())) })
-        .collect()
+    cfg.methods.iter().map(|m| method(cfg.samples, m, cfg.harness.train_at(m.lr))).collect()
+}
+
+/// One method of a config (K student samples per prompt, trained by `train`), for the harness;
+/// the paper-scale path builds its method with the same function.
+pub fn method(samples: usize, m: &crate::config::Method, train: shared::train::TrainConfig) -> Method<'static> {
+    Method { name: m.name.clone(), train, objective: m.objective.build(), recipe: Box::new(DnoRecipe::new(samples, m.recipe.clone())) }
 }
 
 /// One seed of the whole miniature.

@@ -48,16 +48,24 @@ impl MiniConfig {
         }
         let mut names = std::collections::HashSet::new();
         for m in &self.methods {
-            if !(m.lr > 0.0 && m.lr.is_finite()) {
-                bail!("method {:?}: lr must be > 0, got {}", m.name, m.lr);
-            }
             if !names.insert(nash::run::slug(&m.name)) {
                 bail!("method {:?}: two methods with the same name", m.name);
             }
-            m.objective.validate().with_context(|| format!("method {:?}", m.name))?;
-            if matches!(m.objective, Objective::Sppo(_)) != (m.pairs == Pairs::Sppo) {
-                bail!("method {:?}: the sppo objective trains on SPPO's own pairs and only on them (pairs = \"sppo\")", m.name);
-            }
+            m.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl Method {
+    /// One method's settings (also the paper-scale config's `[method]`).
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            bail!("method {:?}: lr must be > 0, got {}", self.name, self.lr);
+        }
+        self.objective.validate().with_context(|| format!("method {:?}", self.name))?;
+        if matches!(self.objective, Objective::Sppo(_)) != (self.pairs == Pairs::Sppo) {
+            bail!("method {:?}: the sppo objective trains on SPPO's own pairs and only on them (pairs = \"sppo\")", self.name);
         }
         Ok(())
     }

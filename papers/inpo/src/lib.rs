@@ -48,8 +48,14 @@ mod driver {
         fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
             Ok(tables::save_all(outs, cfg, out, info)?)
         }
+        fn paper_scale(args: &shared::cli::RunArgs, config: &Path) -> anyhow::Result<()> {
+            shared::nash::paper::reproduce::<config::Method>(args, config, Self::SLUG, |c| {
+                c.method.validate()?;
+                Ok(pipeline::method(c.samples, &c.method, c.train.at(c.method.lr, c.seed)))
+            })
+        }
         fn paper_scale_note() -> String {
-            "INPO's paper scale (LLaMA-3-8B SFT, the RLHFlow preference and reward models, 3 x 20k prompts) is not runnable here; configs/paper.toml records its settings. Run --scale mini or smoke".into()
+            "INPO's paper scale is configs/paper.toml (RLHFlow/LLaMA3-SFT, INPO (RM) with sfairXC/FsfairX-LLaMA3-RM-v0.1); it needs a GPU and the prompt files".into()
         }
     }
 }

@@ -23,17 +23,18 @@ pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: Scale, seed: u64) -> P
 
 /// The methods of the config, for the harness.
 pub fn methods(cfg: &MiniConfig) -> Vec<Method<'static>> {
-    cfg.methods
-        .iter()
-        .map(|m| {
-            let recipe: Box<dyn Recipe> = match (&m.objective, m.pairs) {
-                (Objective::Sppo(s), _) => Box::new(sppo::recipe::SppoRecipe { samples: cfg.samples, objective: sppo::loss::Objective::Sppo(s.clone()) }),
-                (_, pairs) => Box::new(InpoRecipe { samples: cfg.samples, pairs }),
-            };
-            debug_assert!(m.pairs != Pairs::Sppo || matches!(m.objective, Objective::Sppo(_)));
-            Method { name: m.name.clone(), train: cfg.harness.train_at(m.lr), objective: m.objective.build(), recipe }
-        })
-        .collect()
+    cfg.methods.iter().map(|m| method(cfg.samples, m, cfg.harness.train_at(m.lr))).collect()
+}
+
+/// One method of a config (K samples per prompt, trained by `train`), for the harness; the
+/// paper-scale path builds its method with the same function.
+pub fn method(samples: usize, m: &crate::config::Method, train: shared::train::TrainConfig) -> Method<'static> {
+    let recipe: Box<dyn Recipe> = match (&m.objective, m.pairs) {
+        (Objective::Sppo(s), _) => Box::new(sppo::recipe::SppoRecipe { samples, objective: sppo::loss::Objective::Sppo(s.clone()) }),
+        (_, pairs) => Box::new(InpoRecipe { samples, pairs }),
+    };
+    debug_assert!(m.pairs != Pairs::Sppo || matches!(m.objective, Objective::Sppo(_)));
+    Method { name: m.name.clone(), train, objective: m.objective.build(), recipe }
 }
 
 /// One seed of the whole miniature.

@@ -48,8 +48,14 @@ mod driver {
         fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
             Ok(tables::save_all(outs, cfg, out, info)?)
         }
+        fn paper_scale(args: &shared::cli::RunArgs, config: &Path) -> anyhow::Result<()> {
+            shared::nash::paper::reproduce::<config::Method>(args, config, Self::SLUG, |c| {
+                c.method.validate()?;
+                Ok(pipeline::method(c.samples, &c.method, c.train.at(c.method.lr, c.seed)))
+            })
+        }
         fn paper_scale_note() -> String {
-            "SPPO's paper scale (Mistral-7B, PairRM, 3 x 20k prompts, 8 x A100) is not implemented; run --scale mini or smoke".into()
+            "SPPO's paper scale is configs/paper.toml (Mistral-7B-Instruct-v0.2, RMSprop, eta 1000); it needs a GPU, the prompt files and a reward model standing in for PairRM".into()
         }
     }
 }

@@ -22,12 +22,15 @@ pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: Scale, seed: u64) -> P
     nash::run::run_dir(runs_root, &toml::to_string(cfg).unwrap_or_default(), scale, seed)
 }
 
+/// One method of a config (K samples per prompt, trained by `train`), for the harness; the
+/// paper-scale path builds its method with the same function.
+pub fn method(samples: usize, m: &crate::config::Method, train: shared::train::TrainConfig) -> Method<'static> {
+    Method { name: m.name.clone(), train, objective: m.objective.build(), recipe: Box::new(SppoRecipe { samples, objective: m.objective.clone() }) }
+}
+
 /// The methods of the config, for the harness.
 pub fn methods(cfg: &MiniConfig) -> Vec<Method<'static>> {
-    cfg.methods
-        .iter()
-        .map(|m| Method { name: m.name.clone(), train: cfg.harness.train_at(m.lr), objective: m.objective.build(), recipe: Box::new(SppoRecipe { samples: cfg.samples, objective: m.objective.clone() }) })
-        .collect()
+    cfg.methods.iter().map(|m| method(cfg.samples, m, cfg.harness.train_at(m.lr))).collect()
 }
 
 /// One seed of the whole miniature.

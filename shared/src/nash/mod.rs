@@ -14,6 +14,7 @@ pub mod annotator;
 pub mod compare;
 pub mod group;
 pub mod harness;
+pub mod paper;
 pub mod preference;
 pub mod run;
 pub mod tables;
