@@ -13,6 +13,7 @@
 //!    curves, the claims.
 
 pub mod config;
+pub mod paper;
 pub mod pipeline;
 pub mod rules;
 pub mod tables;
@@ -50,7 +51,7 @@ mod driver {
             Ok(tables::save_all(outs, &shared::world::WorldConfig::default().oracle, out, info)?)
         }
         fn paper_scale_note() -> String {
-            "AutoRule's paper scale (Llama-3-8B, DeepSeek-R1 extraction, a Llama-3-8B-Instruct verifier, OpenRLHF on Ray) is not run from here".into()
+            "AutoRule's paper scale is configs/paper/llama3-8b-uf.toml, run by `autorule::paper::run` (tests/paper_path.rs runs it on the tiny fixtures); it needs a GPU, the SFT model, the released rules and the verifier prompt as local files. Run --scale mini or smoke here".into()
         }
     }
 }

@@ -16,11 +16,10 @@ use crate::shaping::{length_penalised, RunningStats, Shaping};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use shared::model::generate::GenerateConfig;
-use shared::model::pretrained::{Pretrained, PretrainedReward};
-use shared::rl::{LearnedRm, Models, NoMonitor, Reward, RlConfig, RlSummary, Sample, Scored};
-use shared::train::pairwise::Pair;
-use shared::train::reward_model::{self, RewardConfig};
-use std::path::{Path, PathBuf};
+use shared::model::pretrained::Pretrained;
+use shared::rl::{hf, LearnedRm, Models, NoMonitor, Reward, RlConfig, RlSummary, Sample, Scored};
+use shared::train::reward_model::RewardConfig;
+use std::path::Path;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,38 +61,15 @@ impl PaperConfig {
     }
 }
 
-fn user_turn(prompt: &str) -> String {
-    format!("<|user|>{prompt}<|assistant|>")
-}
-
 /// Run PAR's PPO at paper scale into `out`; returns the summary.
 pub fn run(cfg: &PaperConfig, device: tch::Device, out: &Path) -> Result<RlSummary> {
     let sft = Pretrained::load(&cfg.policy, device).with_context(|| format!("loading the policy {}", cfg.policy))?;
     let reference = Pretrained::load(&cfg.policy, device)?;
     let tok = &sft.tokenizer;
-    let (pad, eos) = (tok.pad_id(), tok.eos_id().context("the tokenizer has no EOS token")?);
-    let mut pairs_text = vec![];
-    for f in &cfg.train_files {
-        pairs_text.extend(shared::data::preference::load_pairs(&PathBuf::from(&cfg.dataset).join(f))?);
-    }
-    let encode = |ctx: &[shared::data::preference::Message], y: &str| -> Result<(Vec<i64>, Vec<i64>)> {
-        let prompt = ctx.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
-        let mut p = tok.encode(&user_turn(&prompt), true)?;
-        p.truncate(cfg.max_prompt_tokens);
-        let mut r = tok.encode(y, false)?;
-        r.push(eos);
-        Ok((p, r))
-    };
-    let mut pairs = vec![];
-    for x in &pairs_text {
-        let (p, c) = encode(&x.context, &x.chosen)?;
-        let (_, r) = encode(&x.context, &x.rejected)?;
-        pairs.push(Pair { prompt: p, chosen: c, rejected: r });
-    }
+    let pad = tok.pad_id();
+    let pairs = hf::encode_pairs(tok, &hf::load_dataset(&cfg.dataset, &cfg.train_files)?, cfg.max_prompt_tokens)?;
     // 2. The RM from the pretrained base.
-    let mut rmp = PretrainedReward::load(&cfg.reward_base, device)?;
-    let rm = reward_model::RewardModel { model: rmp.model };
-    let rs = reward_model::train(&rm, &mut rmp.vs, &pairs, &[], &cfg.rm, &out.join("rm"))?;
+    let (rm, rm_vs, rs) = hf::train_reward_model(&cfg.reward_base, device, &pairs, &cfg.rm, &out.join("rm"))?;
     eprintln!("reward model: {} steps", rs.steps);
     // 3. References, once, from π_sft.
     let prompts: Vec<Vec<i64>> = pairs.iter().take(cfg.prompts).map(|p| p.prompt.clone()).collect();
@@ -111,7 +87,7 @@ pub fn run(cfg: &PaperConfig, device: tch::Device, out: &Path) -> Result<RlSumma
     let (mut cvs, critic) = {
         let mut v = tch::nn::VarStore::new(device);
         let c = shared::model::reward::RewardModel::new(&v.root(), rm.model.config())?;
-        v.copy(&rmp.vs).context("copying the RM into the critic")?;
+        v.copy(&rm_vs).context("copying the RM into the critic")?;
         (v, c)
     };
     let mut pvs = sft.vs;

@@ -20,6 +20,7 @@
 
 pub mod buffer;
 pub mod config;
+pub mod hf;
 pub mod math;
 pub mod reward;
 pub mod rollout;

@@ -1,0 +1,57 @@
+//! Paper-scale plumbing the RL papers share (PAR, AutoRule): preference pairs from Hugging Face
+//! data, tokenised in the `<|user|>{prompt}<|assistant|>` format their SFT models are trained
+//! with, and a Bradley–Terry reward model trained on them from a checkpoint.
+
+use crate::data::preference::{load_pairs, Message, PreferencePair};
+use crate::error::{Error, Result};
+use crate::model::pretrained::PretrainedReward;
+use crate::tokenize::Tokenizer;
+use crate::train::pairwise::Pair;
+use crate::train::reward_model::{self, RewardConfig, RewardModel, RewardSummary};
+use std::path::{Path, PathBuf};
+use tch::nn::VarStore;
+
+/// The prompt as the SFT model saw it: `<|user|>{prompt}<|assistant|>`.
+pub fn user_turn(prompt: &str) -> String {
+    format!("<|user|>{prompt}<|assistant|>")
+}
+
+/// Every pair of `files` (parquet or JSONL) in folder `dataset`.
+pub fn load_dataset(dataset: &str, files: &[String]) -> Result<Vec<PreferencePair>> {
+    let mut out = vec![];
+    for f in files {
+        out.extend(load_pairs(&PathBuf::from(dataset).join(f))?);
+    }
+    if out.is_empty() {
+        return Err(Error::invalid(dataset, format!("no preference pairs in {files:?}")));
+    }
+    Ok(out)
+}
+
+/// The user turns of a conversation, joined, in the SFT format; at most `max_prompt_tokens` ids.
+pub fn encode_prompt(tok: &Tokenizer, context: &[Message], max_prompt_tokens: usize) -> Result<Vec<i64>> {
+    let prompt = context.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+    let mut p = tok.encode(&user_turn(&prompt), true)?;
+    p.truncate(max_prompt_tokens);
+    Ok(p)
+}
+
+/// Token pairs (prompt, chosen + EOS, rejected + EOS).
+pub fn encode_pairs(tok: &Tokenizer, rows: &[PreferencePair], max_prompt_tokens: usize) -> Result<Vec<Pair>> {
+    let eos = tok.eos_id().ok_or_else(|| Error::invalid("tokenizer", "has no EOS token (responses must end with one)"))?;
+    let answer = |y: &str| -> Result<Vec<i64>> {
+        let mut r = tok.encode(y, false)?;
+        r.push(eos);
+        Ok(r)
+    };
+    rows.iter().map(|x| Ok(Pair { prompt: encode_prompt(tok, &x.context, max_prompt_tokens)?, chosen: answer(&x.chosen)?, rejected: answer(&x.rejected)? })).collect()
+}
+
+/// A reward model started from checkpoint `start` (a fresh scalar head on a causal LM, or a
+/// reward checkpoint) and trained with Bradley–Terry on `pairs` into `dir` (resumable).
+pub fn train_reward_model(start: &str, device: tch::Device, pairs: &[Pair], cfg: &RewardConfig, dir: &Path) -> Result<(RewardModel, VarStore, RewardSummary)> {
+    let mut p = PretrainedReward::load(start, device)?;
+    let rm = RewardModel { model: p.model };
+    let summary = reward_model::train(&rm, &mut p.vs, pairs, &[], cfg, dir)?;
+    Ok((rm, p.vs, summary))
+}
