@@ -13,6 +13,7 @@
 pub mod em;
 pub mod link;
 pub mod objective;
+pub mod paper;
 pub mod config;
 pub mod pipeline;
 pub mod tables;
@@ -50,7 +51,7 @@ mod driver {
             Ok(tables::save_all(outs, out, info)?)
         }
         fn paper_scale_note() -> String {
-            "RE-PO at paper scale (Mistral-7B / Llama-3-8B on UltraFeedback, 8×A800) is not run from here; run --scale mini or smoke".into()
+            "RE-PO's paper scale is configs/paper/*.toml, run by `lcpo::paper::run` (tests/paper_path.rs runs it on the tiny fixtures); it needs a GPU. Run --scale mini or smoke here".into()
         }
     }
 }

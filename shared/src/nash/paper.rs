@@ -27,9 +27,7 @@ use crate::tokenize::chat::{ChatTemplate, Message};
 use crate::tokenize::Tokenizer;
 use crate::train::iterate::{self, Annotation, Annotator, IterateConfig, IterationRecord, Reference};
 use crate::train::onpolicy::{sample_groups, with_stop};
-use crate::train::optim::{AdamWConfig, Algorithm};
-use crate::train::schedule::{Decay, Schedule};
-use crate::train::TrainConfig;
+use crate::train::hf_args::HfTrainArgs;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -56,7 +54,7 @@ pub struct PaperConfig<M> {
     pub samples: usize,
     pub generation: Generation,
     pub preference: PreferenceSource,
-    pub train: PaperTrain,
+    pub train: HfTrainArgs,
     /// `"bf16"` (on CUDA) or `"f32"`.
     pub dtype: String,
     pub seed: u64,
@@ -91,67 +89,6 @@ pub enum PreferenceSource {
         /// What the paper used in this place, for the record (e.g. "llm-blender/PairRM").
         stands_for: String,
     },
-}
-
-/// The Hugging Face Trainer settings of one iteration's training.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaperTrain {
-    /// `"rmsprop"` (torch defaults, as HF's `optim=rmsprop`) or `"adamw"`.
-    pub optimizer: String,
-    /// `"linear"`, `"cosine"` or `"constant"`.
-    pub lr_scheduler_type: String,
-    pub warmup_ratio: f64,
-    pub per_device_batch: usize,
-    pub grad_accum: usize,
-    pub gpus: usize,
-    pub epochs: usize,
-    pub max_length: usize,
-    pub max_prompt_length: usize,
-    #[serde(default)]
-    pub gradient_checkpointing: bool,
-}
-
-impl PaperTrain {
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::invalid("paper config [train]", m));
-        if !matches!(self.optimizer.as_str(), "rmsprop" | "adamw") {
-            return bad(format!("optimizer must be \"rmsprop\" or \"adamw\", got {:?}", self.optimizer));
-        }
-        if !matches!(self.lr_scheduler_type.as_str(), "linear" | "cosine" | "constant") {
-            return bad(format!("lr_scheduler_type must be \"linear\", \"cosine\" or \"constant\", got {:?}", self.lr_scheduler_type));
-        }
-        if self.per_device_batch == 0 || self.grad_accum == 0 || self.gpus == 0 || self.epochs == 0 {
-            return bad("per_device_batch, grad_accum, gpus and epochs must be ≥ 1".into());
-        }
-        if self.max_prompt_length >= self.max_length {
-            return bad(format!("max_prompt_length {} must be below max_length {}", self.max_prompt_length, self.max_length));
-        }
-        if !(0.0..1.0).contains(&self.warmup_ratio) {
-            return bad(format!("warmup_ratio {} must lie in [0, 1)", self.warmup_ratio));
-        }
-        Ok(())
-    }
-
-    /// The engine's config of one iteration at learning rate `lr`: global batch = per-device ×
-    /// accumulation × GPUs, micro-batch = per-device.
-    pub fn at(&self, lr: f64, seed: u64) -> TrainConfig {
-        let decay = match self.lr_scheduler_type.as_str() {
-            "linear" => Decay::Linear,
-            "cosine" => Decay::Cosine,
-            _ => Decay::Constant,
-        };
-        let algorithm = if self.optimizer == "rmsprop" { Algorithm::Rmsprop } else { Algorithm::Adamw };
-        let batch = self.per_device_batch * self.grad_accum * self.gpus;
-        TrainConfig {
-            seed,
-            epochs: self.epochs,
-            keep_checkpoints: 1,
-            gradient_checkpointing: self.gradient_checkpointing,
-            optim: AdamWConfig { algorithm, ..AdamWConfig::default() },
-            ..TrainConfig::new(batch, self.per_device_batch, Schedule { lr, warmup_ratio: self.warmup_ratio, decay }).truncating(self.max_length, self.max_prompt_length)
-        }
-    }
 }
 
 impl<M: serde::de::DeserializeOwned> PaperConfig<M> {
@@ -479,18 +416,5 @@ mod tests {
     fn rubric_buckets_the_reward_into_six_levels() {
         let e = [-1.0, 0.0, 1.0, 2.0, 3.0];
         assert_eq!([-5.0, -1.0, 0.5, 2.0, 9.0].map(|r| rubric_of(r, &e)), [1, 2, 3, 5, 6]);
-    }
-
-    #[test]
-    fn train_settings_map_to_the_engine() {
-        let t = PaperTrain { optimizer: "rmsprop".into(), lr_scheduler_type: "linear".into(), warmup_ratio: 0.1, per_device_batch: 8, grad_accum: 1, gpus: 8, epochs: 1, max_length: 1024, max_prompt_length: 512, gradient_checkpointing: true };
-        t.validate().unwrap();
-        let c = t.at(5e-7, 42);
-        assert_eq!((c.batch_size, c.micro_batch, c.epochs, c.seed), (64, 8, 1, 42));
-        assert_eq!((c.schedule.lr, c.schedule.decay, c.optim.algorithm), (5e-7, Decay::Linear, Algorithm::Rmsprop));
-        let bad = PaperTrain { optimizer: "sgd".into(), ..t.clone() };
-        assert!(bad.validate().unwrap_err().to_string().contains("optimizer"));
-        let bad = PaperTrain { max_prompt_length: 2048, ..t };
-        assert!(bad.validate().unwrap_err().to_string().contains("max_prompt_length"));
     }
 }

@@ -33,6 +33,7 @@ pub mod checks;
 pub mod config;
 pub mod engine;
 pub mod example;
+pub mod hf_args;
 pub mod iterate;
 pub mod metrics;
 pub mod objective;
