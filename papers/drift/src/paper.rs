@@ -23,8 +23,7 @@ use shared::tokenize::chat::{ChatTemplate, Message, ResponseSpan};
 use shared::tokenize::Tokenizer;
 use shared::train::iterate::{self, Annotation, Annotator, IterateConfig, Reference};
 use shared::train::onpolicy::sample_groups;
-use shared::train::optim::{AdamWConfig, Algorithm};
-use shared::train::schedule::{Decay, Schedule};
+use shared::train::hf_args::HfTrainArgs;
 use shared::train::{Example, TrainConfig};
 use std::path::{Path, PathBuf};
 use tch::{nn::VarStore, Device, Kind};
@@ -44,17 +43,9 @@ pub struct PaperConfig {
     pub iterations: usize,
     pub test_pairs: usize,
     pub objective: DpoRpo,
-    /// `"rmsprop"` (the released configs) or `"adamw"`.
-    pub optimizer: String,
+    /// `"rmsprop"` (the released configs) or `"adamw"`, the schedule, batch and lengths.
+    pub train: HfTrainArgs,
     pub learning_rate: f64,
-    /// `"linear"` (configs) or `"cosine"`.
-    pub lr_scheduler_type: String,
-    pub warmup_ratio: f64,
-    pub per_device_batch: usize,
-    pub grad_accum: usize,
-    pub gpus: usize,
-    pub max_length: usize,
-    pub max_prompt_length: usize,
     pub generation: Generation,
     /// `"bf16"` (on CUDA) or `"f32"`.
     pub dtype: String,
@@ -87,17 +78,12 @@ impl PaperConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.objective.validate()?;
-        if !matches!(self.optimizer.as_str(), "rmsprop" | "adamw") {
-            bail!("optimizer must be \"rmsprop\" or \"adamw\", got {:?}", self.optimizer);
+        self.train.validate()?;
+        if self.iterations == 0 || !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            bail!("iterations must be ≥ 1 and learning_rate > 0");
         }
-        if !matches!(self.lr_scheduler_type.as_str(), "linear" | "cosine") {
-            bail!("lr_scheduler_type must be \"linear\" or \"cosine\"");
-        }
-        if self.iterations == 0 || self.per_device_batch == 0 || self.grad_accum == 0 || self.gpus == 0 {
-            bail!("iterations, per_device_batch, grad_accum and gpus must be ≥ 1");
-        }
-        if self.max_prompt_length >= self.max_length || self.generation.max_new_tokens == 0 || self.generation.max_prompt_tokens == 0 {
-            bail!("need max_prompt_length < max_length and positive generation lengths");
+        if self.generation.max_new_tokens == 0 || self.generation.max_prompt_tokens == 0 {
+            bail!("need positive generation lengths");
         }
         if !(self.generation.temperature > 0.0 && self.generation.top_p > 0.0 && self.generation.top_p <= 1.0) {
             bail!("generation: temperature > 0 and top_p in (0, 1]");
@@ -105,19 +91,11 @@ impl PaperConfig {
         Ok(())
     }
 
-    /// The engine's training config of one iteration (1 epoch, global batch = per-device × accumulation × GPUs).
+    /// The engine's training config of one iteration: Hugging Face's `optim: rmsprop` is
+    /// torch.optim.RMSprop at its defaults (alpha 0.99, eps 1e-8, no momentum) with the Trainer's
+    /// weight decay 0 and gradient clipping at 1.0 (`shared::train::hf_args`).
     pub fn train_config(&self) -> Result<TrainConfig> {
-        let decay = if self.lr_scheduler_type == "linear" { Decay::Linear } else { Decay::Cosine };
-        let batch = self.per_device_batch * self.grad_accum * self.gpus;
-        // Hugging Face's `optim: rmsprop` is torch.optim.RMSprop at its defaults (alpha 0.99, eps 1e-8,
-        // no momentum) with the Trainer's weight decay 0 and gradient clipping at 1.0.
-        let algorithm = if self.optimizer == "rmsprop" { Algorithm::Rmsprop } else { Algorithm::Adamw };
-        Ok(TrainConfig {
-            seed: self.seed,
-            keep_checkpoints: 1,
-            optim: AdamWConfig { algorithm, ..AdamWConfig::default() },
-            ..TrainConfig::new(batch, self.per_device_batch, Schedule { lr: self.learning_rate, warmup_ratio: self.warmup_ratio, decay }).truncating(self.max_length, self.max_prompt_length)
-        })
+        Ok(self.train.at(self.learning_rate, self.seed))
     }
 }
 

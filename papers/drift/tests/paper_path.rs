@@ -31,7 +31,7 @@ fn paper_configs_load_and_train_with_rmsprop() {
         assert_eq!((t.batch_size, t.micro_batch, t.schedule.lr), (32, 4, 5e-7));
     }
     let mut cfg = PaperConfig::load(&config_dir().join("paper/qwen2.5-7b.toml")).unwrap();
-    cfg.optimizer = "sgd".into();
+    cfg.train.optimizer = "sgd".into();
     assert!(format!("{:#}", cfg.validate().unwrap_err()).contains("optimizer"));
 }
 
