@@ -97,6 +97,17 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), msg: e.to_string() })
 }
 
+/// A config's paths that start with `.` are relative to the config file's folder: rewrite them
+/// so (hub ids and absolute paths stay as they are).
+pub fn rebase_relative(config: &Path, paths: &mut [&mut String]) {
+    let base = config.parent().unwrap_or(Path::new("."));
+    for p in paths.iter_mut() {
+        if p.starts_with('.') {
+            **p = base.join(p.as_str()).display().to_string();
+        }
+    }
+}
+
 /// A fetched data file or folder, `rel` under the data root (its first component is the dataset,
 /// e.g. `alpaca_eval/notebooks/benchmarks.csv`), stored plain or as `.gz`. Missing data is an
 /// error naming the path and the command that fetches it. Returns the path as named (readers

@@ -74,12 +74,7 @@ impl PaperConfig {
     /// Load and validate; relative paths are taken from the config file's folder.
     pub fn load(path: &Path) -> Result<Self> {
         let mut c: PaperConfig = shared::io::read_toml(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut c.policy, &mut c.dataset, &mut c.rules_file, &mut c.verifier.model, &mut c.verifier.template_file] {
-            if p.starts_with('.') {
-                *p = base.join(&*p).display().to_string();
-            }
-        }
+        shared::io::rebase_relative(path, &mut [&mut c.policy, &mut c.dataset, &mut c.rules_file, &mut c.verifier.model, &mut c.verifier.template_file]);
         c.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(c)
     }

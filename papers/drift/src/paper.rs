@@ -66,12 +66,7 @@ pub struct Generation {
 impl PaperConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let mut cfg: PaperConfig = shared::io::read_toml(path)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.dsat_data, &mut cfg.model] {
-            if p.starts_with('.') {
-                *p = dir.join(&*p).to_string_lossy().to_string();
-            }
-        }
+        shared::io::rebase_relative(path, &mut [&mut cfg.dsat_data, &mut cfg.model]);
         cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)
     }

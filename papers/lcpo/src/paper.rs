@@ -53,12 +53,7 @@ impl PaperConfig {
     /// Load and validate; relative paths (model, dataset) are taken from the config's folder.
     pub fn load(path: &Path) -> Result<Self> {
         let mut c: PaperConfig = shared::io::read_toml(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut c.model, &mut c.dataset] {
-            if p.starts_with('.') {
-                *p = base.join(&*p).display().to_string();
-            }
-        }
+        shared::io::rebase_relative(path, &mut [&mut c.model, &mut c.dataset]);
         c.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(c)
     }

@@ -46,12 +46,7 @@ impl PaperConfig {
     /// Load and validate; relative paths are taken from the config file's folder.
     pub fn load(path: &Path) -> Result<Self> {
         let mut c: PaperConfig = shared::io::read_toml(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut c.policy, &mut c.reward_base, &mut c.dataset] {
-            if p.starts_with('.') {
-                *p = base.join(&*p).display().to_string();
-            }
-        }
+        shared::io::rebase_relative(path, &mut [&mut c.policy, &mut c.reward_base, &mut c.dataset]);
         if c.references == 0 || c.prompts == 0 || c.train_files.is_empty() {
             bail!("{}: references, prompts and train_files must be non-empty", path.display());
         }

@@ -95,16 +95,10 @@ impl<M: serde::de::DeserializeOwned> PaperConfig<M> {
     /// Read and check a config; relative paths (model, prompts, reward model) are taken from its folder.
     pub fn load(path: &Path) -> Result<Self> {
         let mut cfg: Self = crate::io::read_toml(path)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let fix = |p: &mut String| {
-            if p.starts_with('.') {
-                *p = dir.join(&*p).to_string_lossy().to_string();
-            }
-        };
-        fix(&mut cfg.model);
-        cfg.prompts.iter_mut().for_each(fix);
-        let PreferenceSource::RewardModel { model, .. } = &mut cfg.preference;
-        fix(model);
+        let PreferenceSource::RewardModel { model: rm, .. } = &mut cfg.preference;
+        let mut paths: Vec<&mut String> = vec![&mut cfg.model, rm];
+        paths.extend(cfg.prompts.iter_mut());
+        crate::io::rebase_relative(path, &mut paths);
         cfg.validate().map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
         Ok(cfg)
     }
