@@ -4,6 +4,7 @@
 use crate::objective::ReConfig;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+pub use shared::world::policy::{Decode, Sampling};
 use shared::objectives::dpo::Dpo;
 use shared::train::{Objective, TrainConfig};
 use simpo::loss::SimpoConfig;
@@ -44,23 +45,6 @@ pub struct Method {
     /// Overrides `train.schedule.lr`.
     #[serde(default)]
     pub lr: Option<f64>,
-}
-
-/// On-policy pairs: samples of the SFT model per prompt, ranked by the oracle (clean labels).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sampling {
-    pub samples: usize,
-    pub temperature: f64,
-    pub top_p: f64,
-    pub prompts_per_batch: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Decode {
-    pub temperature: f64,
-    pub batch: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -17,12 +17,10 @@ use anyhow::{Context, Result};
 use rand::seq::SliceRandom;
 use shared::model::Llama;
 use shared::stats::Records;
-use shared::train::onpolicy::{build_pairs, sample_groups, score_groups};
-use shared::train::pairs::PairRule;
 use shared::train::{policy, Example, Refs, TrainConfig};
 use shared::world::alpaca::MiniAlpacaEval;
 use shared::world::base::{self, Base};
-use shared::world::policy::{decoding, sample_texts, MAX_RESPONSE_TOKENS};
+use shared::world::policy::{decoding, oracle_pairs, oracle_win as win, sample_texts};
 use shared::world::{rng, Prompt, World};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -129,29 +127,8 @@ fn outputs(ctx: &Ctx, model: &Llama, prompts: &[Prompt]) -> Result<Vec<String>> 
     Ok(sample_texts(model, &ctx.base.tok, prompts, &gen, ctx.cfg.decode.batch)?)
 }
 
-fn win(world: &World, x: &Prompt, y: &str, b: &str) -> f64 {
-    let (s, t) = (world.oracle.score(x, y), world.oracle.score(x, b));
-    if s > t {
-        1.0
-    } else if s == t {
-        0.5
-    } else {
-        0.0
-    }
-}
-
 fn clean_pairs(ctx: &Ctx, prompts: &[Prompt]) -> Result<Vec<Example>> {
-    let tok = &ctx.base.tok;
-    let s = &ctx.cfg.sampling;
-    let ids: Vec<Vec<i64>> = prompts.iter().map(|x| tok.encode_prompt(&x.text())).collect::<shared::Result<_>>()?;
-    let gen = shared::model::generate::GenerateConfig { max_new_tokens: MAX_RESPONSE_TOKENS, temperature: s.temperature, top_p: s.top_p, stop_tokens: vec![tok.eos], seed: ctx.seed ^ 0x0b5e };
-    let samples = sample_groups(&ctx.base.model, &ids, tok.pad, s.samples, s.prompts_per_batch, &gen)?;
-    let groups = score_groups(samples, |y| tok.decode_response(y), |i, ys| Ok(ys.iter().map(|y| ctx.world.oracle.score(&prompts[i], y)).collect()))?;
-    let pairs = build_pairs(&groups, &PairRule::BestVsWorst, &mut rng(ctx.seed, "lcpo-pairs"));
-    let out = pairs
-        .iter()
-        .map(|p| Ok(Example::pair(tok.encode_prompt(&prompts[p.prompt].text())?, tok.encode_response(&tok.decode_response(&p.chosen))?, tok.encode_response(&tok.decode_response(&p.rejected))?)))
-        .collect::<shared::Result<Vec<_>>>()?;
+    let out = oracle_pairs(&ctx.world, &ctx.base.model, &ctx.base.tok, prompts, &ctx.cfg.sampling, ctx.seed, "lcpo-pairs")?.examples;
     anyhow::ensure!(out.len() >= 4, "only {} clean pairs: raise `train_prompts` or `samples`", out.len());
     Ok(out)
 }

@@ -5,6 +5,7 @@
 use crate::loss::{Tgdpo, TgdpoConfig};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+pub use shared::world::policy::{Decode, Sampling};
 use shared::objectives::dpo::Dpo;
 use shared::train::{Objective, TrainConfig};
 use simpo::loss::SimpoConfig;
@@ -51,16 +52,6 @@ pub struct Method {
     pub lr: Option<f64>,
 }
 
-/// On-policy pairs: samples of the SFT model per prompt, ranked by the oracle.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sampling {
-    pub samples: usize,
-    pub temperature: f64,
-    pub top_p: f64,
-    pub prompts_per_batch: usize,
-}
-
 /// The token-level reward model π_dpo: DPO from the SFT model on the same pairs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,14 +59,6 @@ pub struct RewardModelConfig {
     pub beta: f64,
     pub epochs: usize,
     pub lr: f64,
-}
-
-/// Decoding for validation and the mini AlpacaEval (the same seed for every model).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Decode {
-    pub temperature: f64,
-    pub batch: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -21,13 +21,11 @@ use anyhow::{Context, Result};
 use shared::model::Llama;
 use shared::objectives::dpo::Dpo;
 use shared::stats::Records;
-use shared::train::onpolicy::{build_pairs, sample_groups, score_groups};
-use shared::train::pairs::PairRule;
 use shared::train::reference::Frozen;
 use shared::train::{policy, Example, Objective, Refs, Scored, TrainConfig};
 use shared::world::alpaca::MiniAlpacaEval;
 use shared::world::base::{self, Base};
-use shared::world::policy::{decoding, sample_texts, MAX_RESPONSE_TOKENS};
+use shared::world::policy::{decoding, oracle_pairs, oracle_win as win, sample_texts};
 use shared::world::{demos, rng, Prompt, World};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -175,18 +173,6 @@ fn outputs(ctx: &Ctx, model: &Llama, prompts: &[Prompt], stream: u64) -> Result<
     Ok(sample_texts(model, &ctx.base.tok, prompts, &gen, ctx.cfg.decode.batch)?)
 }
 
-/// 1 when the oracle prefers `y` to `b`, ½ on a tie, else 0.
-fn win(world: &World, x: &Prompt, y: &str, b: &str) -> f64 {
-    let (s, t) = (world.oracle.score(x, y), world.oracle.score(x, b));
-    if s > t {
-        1.0
-    } else if s == t {
-        0.5
-    } else {
-        0.0
-    }
-}
-
 fn win_rate(ctx: &Ctx, ys: &[String]) -> f64 {
     100.0 * ctx.val.iter().zip(ys).zip(&ctx.val_sft).map(|((x, y), b)| win(&ctx.world, x, y, b)).sum::<f64>() / ys.len().max(1) as f64
 }
@@ -201,25 +187,9 @@ fn push_eval(ctx: &Ctx, r: &mut Records, method: &str, ys: &[String]) -> Result<
 }
 
 fn onpolicy_pairs(ctx: &Ctx, prompts: &[Prompt]) -> Result<(Vec<Example>, f64, f64)> {
-    let tok = &ctx.base.tok;
-    let s = &ctx.cfg.sampling;
-    let ids: Vec<Vec<i64>> = prompts.iter().map(|x| tok.encode_prompt(&x.text())).collect::<shared::Result<_>>()?;
-    let gen = shared::model::generate::GenerateConfig { max_new_tokens: MAX_RESPONSE_TOKENS, temperature: s.temperature, top_p: s.top_p, stop_tokens: vec![tok.eos], seed: ctx.seed ^ 0x0b5e };
-    let samples = sample_groups(&ctx.base.model, &ids, tok.pad, s.samples, s.prompts_per_batch, &gen)?;
-    let groups = score_groups(samples, |y| tok.decode_response(y), |i, ys| Ok(ys.iter().map(|y| ctx.world.oracle.score(&prompts[i], y)).collect()))?;
-    let pairs = build_pairs(&groups, &PairRule::BestVsWorst, &mut rng(ctx.seed, "tgdpo-pairs"));
-    let n = pairs.len().max(1) as f64;
-    let co = pairs.iter().map(|p| p.chosen_score).sum::<f64>() / n;
-    let ro = pairs.iter().map(|p| p.rejected_score).sum::<f64>() / n;
-    let examples = pairs
-        .iter()
-        .map(|p| {
-            let x = &prompts[p.prompt];
-            Ok(Example::pair(tok.encode_prompt(&x.text())?, tok.encode_response(&tok.decode_response(&p.chosen))?, tok.encode_response(&tok.decode_response(&p.rejected))?))
-        })
-        .collect::<shared::Result<Vec<_>>>()?;
-    anyhow::ensure!(!examples.is_empty(), "no on-policy pair with a strict oracle gap: raise `samples` or `train_prompts`");
-    Ok((examples, co, ro))
+    let p = oracle_pairs(&ctx.world, &ctx.base.model, &ctx.base.tok, prompts, &ctx.cfg.sampling, ctx.seed, "tgdpo-pairs")?;
+    anyhow::ensure!(!p.examples.is_empty(), "no on-policy pair with a strict oracle gap: raise `samples` or `train_prompts`");
+    Ok((p.examples, p.chosen_oracle, p.rejected_oracle))
 }
 
 /// Correct answers against the same answers with a planted defect (one or two characters of an

@@ -84,8 +84,11 @@ pub struct AnnotationStats {
 
 /// Per-prompt values read back with JSON's null (how serde_json writes NaN) as NaN.
 fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<(usize, Vec<(String, f64)>)>, D::Error> {
-    let raw: Vec<(usize, Vec<(String, Option<f64>)>)> = Deserialize::deserialize(d)?;
-    Ok(raw.into_iter().map(|(i, v)| (i, v.into_iter().map(|(k, x)| (k, x.unwrap_or(f64::NAN))).collect())).collect())
+    /// One value, read with the crate's one rule for null (`io::nan_if_null`).
+    #[derive(Deserialize)]
+    struct Value(#[serde(deserialize_with = "crate::io::nan_if_null")] f64);
+    let raw: Vec<(usize, Vec<(String, Value)>)> = Deserialize::deserialize(d)?;
+    Ok(raw.into_iter().map(|(i, v)| (i, v.into_iter().map(|(k, x)| (k, x.0)).collect())).collect())
 }
 
 /// Mean of a slice (NaN when empty).
