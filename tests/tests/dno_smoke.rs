@@ -2,7 +2,7 @@
 //! the same annotated candidates, evaluation, tables, claims); then rerun from the saved iterates:
 //! identical tables. The numbers at smoke scale mean nothing; the shape does.
 
-use dno::{config::config_dir, config::MiniConfig, pipeline, tables};
+use dno::{config::config_dir, config::MiniConfig, tables};
 use shared::cli::Scale;
 
 fn tables_of(o: &shared::nash::Outcome, cfg: &MiniConfig, out: &std::path::Path) -> String {
@@ -24,7 +24,7 @@ fn smoke_pipeline_runs_and_resumes_identically() {
     shared::device::seed_torch(0);
     std::env::set_var("REPRO_CHECKPOINTS", tmp.path().join("ckpt"));
     let runs = tmp.path().join("runs");
-    let o = pipeline::run(&cfg, Scale::Smoke, 0, tch::Device::Cpu, &runs).unwrap();
+    let o = cfg.run(Scale::Smoke, 0, tch::Device::Cpu, &runs).unwrap();
     assert!(o.base_trained);
     assert_eq!(o.methods.len(), 2);
     let (dno, spin) = (&o.methods[0].iterations[0], &o.methods[1].iterations[0]);
@@ -40,9 +40,9 @@ fn smoke_pipeline_runs_and_resumes_identically() {
         assert!(claims.iter().any(|c| c.id == id && c.lo.is_some() && c.seeds == [0]), "{id}: {claims:?}");
     }
     // A rerun loads the cached base and the saved iterates, and rebuilds the same tables.
-    let dir = pipeline::run_dir(&runs, &cfg, Scale::Smoke, 0);
+    let dir = cfg.run_dir(&runs, Scale::Smoke, 0);
     assert!(dir.join("dno/iter-1/done.json").exists(), "{}", dir.display());
-    let again = pipeline::run(&cfg, Scale::Smoke, 0, tch::Device::Cpu, &runs).unwrap();
+    let again = cfg.run(Scale::Smoke, 0, tch::Device::Cpu, &runs).unwrap();
     assert!(!again.base_trained);
     assert_eq!(tables_of(&again, &cfg, &tmp.path().join("out-b")), a, "resumed run: identical tables");
 }

@@ -4,6 +4,7 @@
 //! DNO and INPO; and each committed `configs/paper.toml` loads with the paper's settings.
 
 use shared::nash::paper::{self, PaperConfig, PaperSummary};
+use shared::nash::family::{validate_method, MethodSpec};
 use shared::nash::Method;
 use shared::train::optim::Algorithm;
 use std::path::{Path, PathBuf};
@@ -30,37 +31,37 @@ fn run_twice<M: serde::de::DeserializeOwned + serde::Serialize>(slug: &str, buil
 
 #[test]
 fn sppo_runs_through_the_paper_path() {
-    let s = run_twice::<sppo::config::Method>("sppo", |c| sppo::pipeline::method(c.samples, &c.method, c.train.at(c.method.lr, c.seed)));
+    let s = run_twice::<sppo::config::Method>("sppo", |c| c.method.build(c.samples, c.train.at(c.method.lr, c.seed)));
     assert!(s.preference.contains("standing for llm-blender/PairRM"), "{}", s.preference);
 }
 
 #[test]
 fn dno_runs_through_the_paper_path_with_the_teacher_and_the_rubric() {
-    let s = run_twice::<dno::config::Method>("dno", |c| dno::pipeline::method(c.samples, &c.method, c.train.at(c.method.lr, c.seed)));
+    let s = run_twice::<dno::config::Method>("dno", |c| c.method.build(c.samples, c.train.at(c.method.lr, c.seed)));
     assert!(s.preference.contains("GPT-4-Turbo"), "{}", s.preference);
 }
 
 #[test]
 fn inpo_runs_through_the_paper_path() {
-    run_twice::<inpo::config::Method>("inpo", |c| inpo::pipeline::method(c.samples, &c.method, c.train.at(c.method.lr, c.seed)));
+    run_twice::<inpo::config::Method>("inpo", |c| c.method.build(c.samples, c.train.at(c.method.lr, c.seed)));
 }
 
 #[test]
 fn paper_configs_carry_the_papers_settings() {
     let c = PaperConfig::<sppo::config::Method>::load(&configs("sppo").join("paper.toml")).unwrap();
-    c.method.validate().unwrap();
+    validate_method(&c.method).unwrap();
     let t = c.train.at(c.method.lr, c.seed);
     assert_eq!((c.model.as_str(), c.iterations, c.samples), ("mistralai/Mistral-7B-Instruct-v0.2", 3, 5));
     assert_eq!((t.batch_size, t.micro_batch, t.schedule.lr, t.optim.algorithm), (64, 8, 5e-7, Algorithm::Rmsprop));
     assert!(matches!(&c.method.objective, sppo::loss::Objective::Sppo(s) if s.eta == 1000.0));
 
     let c = PaperConfig::<dno::config::Method>::load(&configs("dno").join("paper.toml")).unwrap();
-    c.method.validate().unwrap();
+    validate_method(&c.method).unwrap();
     assert_eq!((c.samples, c.method.lr, c.method.recipe.replay), (5, 5e-5, 0.3));
     assert_eq!(c.train.at(c.method.lr, c.seed).batch_size, 64);
 
     let c = PaperConfig::<inpo::config::Method>::load(&configs("inpo").join("paper.toml")).unwrap();
-    c.method.validate().unwrap();
+    validate_method(&c.method).unwrap();
     let t = c.train.at(c.method.lr, c.seed);
     assert_eq!((c.model.as_str(), c.samples, t.batch_size, t.schedule.lr), ("RLHFlow/LLaMA3-SFT", 8, 128, 5e-7));
     assert!(matches!(&c.method.objective, inpo::loss::Objective::Inpo(i) if i.eta == 0.005 && (i.tau - 0.005 / 3.0).abs() < 1e-12));

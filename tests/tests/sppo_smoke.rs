@@ -3,7 +3,7 @@
 //! saved iterates, again identical. The numbers at smoke scale mean nothing; the shape does.
 
 use shared::cli::Scale;
-use sppo::{config::config_dir, config::MiniConfig, pipeline, tables};
+use sppo::{config::config_dir, config::MiniConfig, tables};
 
 fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     let cfg = MiniConfig::load(&config_dir().join("smoke.toml")).unwrap();
@@ -11,7 +11,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     shared::device::seed_torch(0);
     // A fresh base each time, so the second run recomputes everything.
     std::env::set_var("REPRO_CHECKPOINTS", tmp.join(format!("ckpt-{tag}")));
-    let o = pipeline::run(&cfg, Scale::Smoke, 0, tch::Device::Cpu, &tmp.join(format!("runs-{tag}"))).unwrap();
+    let o = cfg.run(Scale::Smoke, 0, tch::Device::Cpu, &tmp.join(format!("runs-{tag}"))).unwrap();
     assert!(o.base_trained);
     assert_eq!(o.methods.len(), cfg.methods.len());
     assert!(o.methods.iter().all(|m| m.iterations.len() == cfg.harness.iterations));
@@ -45,9 +45,9 @@ fn smoke_pipeline_is_deterministic() {
     let cfg = MiniConfig::load(&config_dir().join("smoke.toml")).unwrap();
     std::env::set_var("REPRO_CHECKPOINTS", tmp.path().join("ckpt-a"));
     let runs = tmp.path().join("runs-a");
-    let dir = pipeline::run_dir(&runs, &cfg, Scale::Smoke, 0);
+    let dir = cfg.run_dir(&runs, Scale::Smoke, 0);
     assert!(dir.join("sppo/iter-1/done.json").exists() && dir.join("sppo/iter-1/model.safetensors").exists(), "{}", dir.display());
-    let again = pipeline::run(&cfg, Scale::Smoke, 0, tch::Device::Cpu, &runs).unwrap();
+    let again = cfg.run(Scale::Smoke, 0, tch::Device::Cpu, &runs).unwrap();
     assert!(!again.base_trained);
     let out = tmp.path().join("out-again");
     let cfg_text = toml::to_string(&cfg).unwrap();

@@ -3,23 +3,17 @@
 
 use crate::loss::Objective;
 use crate::recipe::{Annotate, RecipeConfig};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use shared::nash;
+use shared::nash::{self, family::MethodSpec};
 use std::path::{Path, PathBuf};
 
 pub fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MiniConfig {
-    /// K: student samples per prompt (spec: 5, plus the teacher's gold answer).
-    pub samples: usize,
-    pub harness: nash::Config,
-    pub methods: Vec<Method>,
-}
+/// The config: K (spec: 5 students, plus the teacher's answer), the shared harness (`[harness]`), the methods.
+pub type MiniConfig = nash::family::MiniConfig<Method>;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,45 +24,23 @@ pub struct Method {
     pub recipe: RecipeConfig,
 }
 
-impl MiniConfig {
-    pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+impl MethodSpec for Method {
+    fn name(&self) -> &str {
+        &self.name
     }
-
-    pub fn validate(&self) -> Result<()> {
-        if self.samples < 2 {
-            bail!("samples must be ≥ 2 (K student samples per prompt), got {}", self.samples);
-        }
-        self.harness.validate()?;
-        if self.methods.is_empty() {
-            bail!("no [[methods]]");
-        }
-        let mut names = std::collections::HashSet::new();
-        for m in &self.methods {
-            if !names.insert(nash::run::slug(&m.name)) {
-                bail!("method {:?}: two methods with the same name", m.name);
-            }
-            m.validate()?;
-        }
-        Ok(())
+    fn lr(&self) -> f64 {
+        self.lr
     }
-}
-
-impl Method {
-    /// One method's settings (also the paper-scale config's `[method]`).
-    pub fn validate(&self) -> Result<()> {
-        let ctx = || format!("method {:?}", self.name);
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            bail!("method {:?}: lr must be > 0, got {}", self.name, self.lr);
-        }
-        self.objective.validate().with_context(ctx)?;
-        self.recipe.validate().with_context(ctx)?;
+    fn check(&self) -> Result<()> {
+        self.objective.validate()?;
+        self.recipe.validate()?;
         if matches!(self.objective, Objective::Bce { .. }) && self.recipe.annotate != Annotate::Winrate {
-            bail!("method {:?}: the Algorithm-1 BCE objective regresses onto win rates; set recipe.annotate = \"winrate\"", self.name);
+            bail!("the Algorithm-1 BCE objective regresses onto win rates; set recipe.annotate = \"winrate\"");
         }
         Ok(())
+    }
+    fn build(&self, samples: usize, train: shared::train::TrainConfig) -> nash::Method<'static> {
+        crate::pipeline::method(samples, self, train)
     }
 }
 

@@ -1,5 +1,5 @@
 //! `cargo xtask reproduce dno [--scale smoke|mini] [--seeds N]`: regenerate the DNO tables.
 
 fn main() {
-    shared::driver::main::<dno::Dno>()
+    shared::driver::main::<shared::nash::family::Nash<dno::Dno>>()
 }

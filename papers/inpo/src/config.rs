@@ -3,23 +3,17 @@
 
 use crate::loss::Objective;
 use crate::recipe::Pairs;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use shared::nash;
+use shared::nash::{self, family::MethodSpec};
 use std::path::{Path, PathBuf};
 
 pub fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MiniConfig {
-    /// K: samples per prompt (spec: 8; the tournament needs a power of two).
-    pub samples: usize,
-    pub harness: nash::Config,
-    pub methods: Vec<Method>,
-}
+/// The config: K (spec: 8; the tournament needs a power of two), the shared harness (`[harness]`), the methods.
+pub type MiniConfig = nash::family::MiniConfig<Method>;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,41 +25,26 @@ pub struct Method {
     pub pairs: Pairs,
 }
 
-impl MiniConfig {
-    pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+impl MethodSpec for Method {
+    fn name(&self) -> &str {
+        &self.name
     }
-
-    pub fn validate(&self) -> Result<()> {
-        if self.samples < 2 || !self.samples.is_power_of_two() {
-            bail!("samples must be a power of two ≥ 2 (the PM tournament pairs them off), got {}", self.samples);
-        }
-        self.harness.validate()?;
-        if self.methods.is_empty() {
-            bail!("no [[methods]]");
-        }
-        let mut names = std::collections::HashSet::new();
-        for m in &self.methods {
-            if !names.insert(nash::run::slug(&m.name)) {
-                bail!("method {:?}: two methods with the same name", m.name);
-            }
-            m.validate()?;
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn check(&self) -> Result<()> {
+        self.objective.validate()?;
+        if matches!(self.objective, Objective::Sppo(_)) != (self.pairs == Pairs::Sppo) {
+            bail!("the sppo objective trains on SPPO's own pairs and only on them (pairs = \"sppo\")");
         }
         Ok(())
     }
-}
-
-impl Method {
-    /// One method's settings (also the paper-scale config's `[method]`).
-    pub fn validate(&self) -> Result<()> {
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            bail!("method {:?}: lr must be > 0, got {}", self.name, self.lr);
-        }
-        self.objective.validate().with_context(|| format!("method {:?}", self.name))?;
-        if matches!(self.objective, Objective::Sppo(_)) != (self.pairs == Pairs::Sppo) {
-            bail!("method {:?}: the sppo objective trains on SPPO's own pairs and only on them (pairs = \"sppo\")", self.name);
+    fn build(&self, samples: usize, train: shared::train::TrainConfig) -> nash::Method<'static> {
+        crate::pipeline::method(samples, self, train)
+    }
+    fn check_samples(k: usize) -> anyhow::Result<()> {
+        if k < 2 || !k.is_power_of_two() {
+            anyhow::bail!("samples must be a power of two ≥ 2 (the PM tournament pairs them off), got {k}");
         }
         Ok(())
     }

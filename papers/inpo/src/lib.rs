@@ -15,47 +15,19 @@ pub mod recipe;
 pub mod tables;
 pub mod tournament;
 
-/// The miniature as `cargo xtask reproduce inpo` runs it: the shared driver
-/// ([`shared::driver`]) owns the command line, the seeds and the report; this says what differs.
+/// INPO as `cargo xtask reproduce inpo` runs it (`shared::nash::family::Nash<Inpo>` is the
+/// driver's miniature): the config, one seed and `--scale paper` are the Nash family's; this
+/// says what is the paper's.
 pub struct Inpo;
 
-mod driver {
-    use super::*;
-    use shared::cli::Scale;
-    use shared::driver::Miniature;
-    use shared::report::RunInfo;
-    use std::path::Path;
-
-    impl Miniature for Inpo {
-        type Config = config::MiniConfig;
-        type Outcome = shared::nash::Outcome;
-        const SLUG: &'static str = "inpo";
-        const NAME: &'static str = "INPO";
-
-        fn load(path: &Path) -> anyhow::Result<Self::Config> {
-            Ok(config::MiniConfig::load(path)?)
-        }
-        fn threads(cfg: &Self::Config) -> i32 {
-            cfg.harness.threads
-        }
-        fn plan(cfg: &Self::Config) -> String {
-            let h = &cfg.harness;
-            format!("per seed, SFT base (cached); {} methods x {} iterations on {} prompts per split, K = {}; evaluation on {} prompts x {} samples after each iteration", cfg.methods.len(), h.iterations, h.prompts_per_split, cfg.samples, h.eval.prompts, h.eval.samples)
-        }
-        fn run_seed(cfg: &Self::Config, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> anyhow::Result<Self::Outcome> {
-            Ok(pipeline::run(cfg, scale, seed, device, runs_root)?)
-        }
-        fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
-            Ok(tables::save_all(outs, cfg, out, info)?)
-        }
-        fn paper_scale(args: &shared::cli::RunArgs, config: &Path) -> anyhow::Result<()> {
-            shared::nash::paper::reproduce::<config::Method>(args, config, Self::SLUG, |c| {
-                c.method.validate()?;
-                Ok(pipeline::method(c.samples, &c.method, c.train.at(c.method.lr, c.seed)))
-            })
-        }
-        fn paper_scale_note() -> String {
-            "INPO's paper scale is configs/paper.toml (RLHFlow/LLaMA3-SFT, INPO (RM) with sfairXC/FsfairX-LLaMA3-RM-v0.1); it needs a GPU and the prompt files".into()
-        }
+impl shared::nash::family::NashPaper for Inpo {
+    const SLUG: &'static str = "inpo";
+    const NAME: &'static str = "INPO";
+    type Method = config::Method;
+    fn save_all(cfg: &config::MiniConfig, outs: &[shared::nash::Outcome], out: &std::path::Path, info: &shared::report::RunInfo) -> anyhow::Result<shared::stats::Claims> {
+        Ok(tables::save_all(outs, cfg, out, info)?)
+    }
+    fn paper_scale_note() -> String {
+        "INPO's paper scale is configs/paper.toml (RLHFlow/LLaMA3-SFT, INPO (RM) with sfairXC/FsfairX-LLaMA3-RM-v0.1); it needs a GPU and the prompt files".into()
     }
 }

@@ -7,24 +7,13 @@
 //! pairs, and SPPO with its own recipe and loss (the sppo crate) on the same samples. Iteration 1
 //! samples `π_0` once and labels with one stream, so every method sees identical samples there
 //! and methods with the same rule train on identical pairs.
+//!
+//! The config, one seed of the run and the driver are the family's (`shared::nash::family`);
+//! what is this paper's is how one method of the config becomes a harness method:
 
-use crate::config::MiniConfig;
 use crate::loss::Objective;
 use crate::recipe::{InpoRecipe, Pairs};
-use anyhow::Result;
-use shared::cli::Scale;
-use shared::nash::{self, Harness, Method, Outcome, Recipe};
-use std::path::{Path, PathBuf};
-
-/// Where one seed's iterates live (keyed by the config and seed).
-pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: Scale, seed: u64) -> PathBuf {
-    nash::run::run_dir(runs_root, &toml::to_string(cfg).unwrap_or_default(), scale, seed)
-}
-
-/// The methods of the config, for the harness.
-pub fn methods(cfg: &MiniConfig) -> Vec<Method<'static>> {
-    cfg.methods.iter().map(|m| method(cfg.samples, m, cfg.harness.train_at(m.lr))).collect()
-}
+use shared::nash::{Method, Recipe};
 
 /// One method of a config (K samples per prompt, trained by `train`), for the harness; the
 /// paper-scale path builds its method with the same function.
@@ -35,10 +24,4 @@ pub fn method(samples: usize, m: &crate::config::Method, train: shared::train::T
     };
     debug_assert!(m.pairs != Pairs::Sppo || matches!(m.objective, Objective::Sppo(_)));
     Method { name: m.name.clone(), train, objective: m.objective.build(), recipe }
-}
-
-/// One seed of the whole miniature.
-pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> Result<Outcome> {
-    let h = Harness::new(&cfg.harness, scale, seed, device)?;
-    Ok(nash::run::run(&h, methods(cfg), &run_dir(runs_root, cfg, scale, seed))?)
 }

@@ -1,5 +1,5 @@
 //! `cargo xtask reproduce sppo [--scale smoke|mini]`: regenerate the SPPO tables.
 
 fn main() {
-    shared::driver::main::<sppo::Sppo>()
+    shared::driver::main::<shared::nash::family::Nash<sppo::Sppo>>()
 }

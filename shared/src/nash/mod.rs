@@ -8,10 +8,13 @@
 //! channels), [`preference`] (the nash-mini preference, the BT reward, the rubric, the teacher),
 //! [`harness`] (splits, sampling, seeds), [`annotator`] (the annotator and the evaluation after
 //! each iteration), [`run`] (one seed of a paper's methods), [`tables`] (per-prompt records,
-//! the shared tables and claim helpers).
+//! the shared tables and claim helpers), [`family`] (what a paper crate writes: its method table
+//! and tables; the config, the driver and `--scale paper` follow), [`paper`] (the loop on
+//! Hugging Face checkpoints) and [`compare`] (the three papers side by side).
 
 pub mod annotator;
 pub mod compare;
+pub mod family;
 pub mod group;
 pub mod harness;
 pub mod paper;
