@@ -35,7 +35,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert_eq!(runs[0].selfeval.rows.len(), n * cfg.eval.n_max());
     let out = tmp.join(format!("out-{tag}"));
     let text = tables_of(&cfg, &runs, &out);
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&out.join("claims.csv"));
     for id in ["bon16-gain", "bon16-below-oracle", "prune-quality", "prune-tokens", "auroc-full", "auroc-prefix8", "auroc-prefix16", "policy-kept-lower"] {
         assert!(claims.iter().any(|c| c.id == id && c.seeds == [0, 1]), "claim {id} missing: {claims:?}");
     }

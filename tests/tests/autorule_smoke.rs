@@ -13,11 +13,11 @@ fn tables_of(o: Vec<pipeline::Outcome>, out: &std::path::Path, cfg: &MiniConfig)
     for f in ["table_grpo.csv", "rules.csv", "grpo.per_prompt.csv", "rules_agreement.per_prompt.csv", "claims.csv", "numbers.csv", "curve_winrate.svg", "curve_proxy.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");
     }
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&out.join("claims.csv"));
     for id in ["rules-include-top-weighted", "rules-agree-with-oracle", "rm-only-hacked-in-episode-2", "rm-only-proxy-rises-in-episode-2", "autorule-beats-rm-only", "autorule-not-longer", "autorule-drops-less"] {
         assert!(claims.iter().any(|c| c.id == id), "claim {id} missing: {claims:?}");
     }
-    ["table_grpo.csv", "rules.csv", "claims.csv", "numbers.csv", "curve_winrate.svg"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n")
+    workspace_tests::joined(out, &["table_grpo.csv", "rules.csv", "claims.csv", "numbers.csv", "curve_winrate.svg"])
 }
 
 #[test]

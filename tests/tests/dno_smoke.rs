@@ -35,7 +35,7 @@ fn smoke_pipeline_runs_and_resumes_identically() {
     assert_eq!((s.ts, s.st, s.ss), (5 * cfg.harness.prompts_per_split, 0, 0));
     assert!(d.ts + d.st + d.ss > 0 && dno.record.examples == d.ts + d.st + d.ss);
     let a = tables_of(&o, &cfg, &tmp.path().join("out-a"));
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&tmp.path().join("out-a/claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&tmp.path().join("out-a/claims.csv"));
     for id in ["dno-beats-base-iter1", "dno-vs-spin", "dno-length-spike", "dno-vs-base-alpaca"] {
         assert!(claims.iter().any(|c| c.id == id && c.lo.is_some() && c.seeds == [0]), "{id}: {claims:?}");
     }

@@ -32,7 +32,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert_eq!(drift1.data.pairs + drift1.data.test_pairs, o.log.dsat.len());
     assert!(drift1.eval.dpo_weight_end.iter().all(|w| (0.0..=1.0).contains(w)));
     let text = tables_of(o, &cfg, &tmp.join(format!("out-{tag}")));
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&tmp.join(format!("out-{tag}/claims.csv"))).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&tmp.join(format!("out-{tag}/claims.csv")));
     for id in ["drift-beats-iterdpo", "drift-beats-spin", "spin-peaks-early", "coverage-vs-iterdpo", "spin-weight-below-drift"] {
         assert!(claims.iter().any(|c| c.id == id && c.seeds == [0]), "{id} missing: {claims:?}");
     }

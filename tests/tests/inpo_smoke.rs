@@ -35,7 +35,7 @@ fn smoke_pipeline_runs_and_resumes_identically() {
     assert_eq!(a.comparisons, 11.0);
     assert!(a.pairs > 0 && a.pairs <= cfg.harness.prompts_per_split && inpo.record.examples == a.pairs);
     let a = tables_of(&o, &cfg, &tmp.path().join("out-a"));
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&tmp.path().join("out-a/claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&tmp.path().join("out-a/claims.csv"));
     for id in ["inpo-pm-beats-base-iter1", "inpo-pm-drops-fewer-than-all-iter1", "inpo-pm-vs-iterative-dpo", "inpo-pm-vs-sppo", "inpo-pm-vs-base-alpaca"] {
         assert!(claims.iter().any(|c| c.id == id && c.lo.is_some() && c.seeds == [0]), "{id}: {claims:?}");
     }

@@ -27,7 +27,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     for f in ["table2_mini.md", "table2_mini.csv", "claims.csv", "claims.md", "numbers.csv", "eta.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");
     }
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&out.join("claims.csv"));
     for id in ["re-dpo-beats-dpo-eps0", "re-dpo-beats-dpo-eps0.4", "re-dpo-eta-not-above-truth-eps0.4", "re-dpo-eta-not-below-truth-eps0.4", "re-dpo-posterior-finds-flips-eps0.4", "re-dpo-w-flipped-below-clean-eps0.4", "population-em-converges"] {
         assert!(claims.iter().any(|c| c.id == id), "claim {id}: {:?}", claims.iter().map(|c| &c.id).collect::<Vec<_>>());
     }

@@ -13,11 +13,11 @@ fn tables_of(o: Vec<pipeline::Outcome>, out: &std::path::Path, cfg: &MiniConfig)
     for f in ["table_winrate.csv", "proxy.csv", "winrate.per_prompt.csv", "claims.csv", "numbers.csv", "curve_winrate.svg", "curve_proxy.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");
     }
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&out.join("claims.csv"));
     for id in ["vanilla-proxy-rises", "vanilla-hacked", "par-beats-vanilla-final", "par-drops-less", "par-bounded", "par-m10-not-above-m1", "par-avg-5pts-above-vanilla"] {
         assert!(claims.iter().any(|c| c.id == id), "claim {id} missing: {claims:?}");
     }
-    ["table_winrate.csv", "proxy.csv", "claims.csv", "numbers.csv", "curve_winrate.svg"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n")
+    workspace_tests::joined(out, &["table_winrate.csv", "proxy.csv", "claims.csv", "numbers.csv", "curve_winrate.svg"])
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> (String, String) {
         assert!(out.join(f).exists(), "{f} written");
     }
     // The claims are in the ledger format, decided from the per-prompt records; the numbers parse.
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&out.join("claims.csv"));
     // Repeated evaluation prompts are one unit: the claims count distinct prompts.
     let distinct = o.prompt_ids.iter().filter(|(_, earlier)| *earlier == 0).count();
     assert!(claims.iter().any(|c| c.id == "base/simpo-vs-dpo-lc" && c.lo.is_some() && c.seeds == [0] && c.prompts == Some(distinct)));

@@ -3,6 +3,9 @@
 //! saved iterates, again identical. The numbers at smoke scale mean nothing; the shape does.
 
 use shared::cli::Scale;
+
+/// The files two runs of the same seed must agree on.
+const COMPARED: &[&str] = &["iterations.csv", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"];
 use sppo::{config::config_dir, config::MiniConfig, tables};
 
 fn run_once(tmp: &std::path::Path, tag: &str) -> String {
@@ -25,11 +28,11 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     for f in ["iterations.csv", "iterations.md", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "claims.md", "run.md", "numbers.csv", "alpaca_mini.per_prompt.csv"] {
         assert!(out.join(f).exists(), "{f} written");
     }
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&out.join("claims.csv"));
     for id in ["sppo-vs-dpo", "sppo-vs-dpo-alpaca", "sppo-beats-base-iter1", "sppo-raises-winner", "sppo-lowers-loser"] {
         assert!(claims.iter().any(|c| c.id == id && c.lo.is_some() && c.seeds == [0]), "{id}: {claims:?}");
     }
-    ["iterations.csv", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n")
+    workspace_tests::joined(&out, COMPARED)
 }
 
 #[test]
@@ -53,6 +56,6 @@ fn smoke_pipeline_is_deterministic() {
     let cfg_text = toml::to_string(&cfg).unwrap();
     let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
     tables::save_all(std::slice::from_ref(&again), &cfg, &out, &info).unwrap();
-    let c = ["iterations.csv", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"].iter().map(|f| std::fs::read_to_string(out.join(f)).unwrap()).collect::<Vec<_>>().join("\n");
+    let c = workspace_tests::joined(&out, COMPARED);
     assert_eq!(c, a, "resumed run: identical tables");
 }

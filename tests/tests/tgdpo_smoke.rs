@@ -23,7 +23,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     for f in ["table_mini.md", "table_mini.csv", "epochs.csv", "data.csv", "claims.csv", "claims.md", "numbers.csv", "val_winrate.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");
     }
-    let stats::claim::ClaimsFile::Ledger(claims) = stats::claim::read_claims(&out.join("claims.csv")).unwrap() else { panic!("claims.csv is not in the ledger format") };
+    let claims = workspace_tests::ledger_claims(&out.join("claims.csv"));
     for id in ["tgdpo-beats-sft", "tgdpo-best-beats-dpo-best", "tgdpo-last-beats-dpo-last", "dpo-degrades-at-convergence", "tgdpo-best-no-worse-than-dpo-best", "tgdpo-does-not-degrade", "defect-reward-below-mean", "alpha0-is-dpo", "tgdpo-last-beats-simpo-last"] {
         assert!(claims.iter().any(|c| c.id == id && c.seeds == [0]), "claim {id}");
     }
