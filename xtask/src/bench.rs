@@ -92,7 +92,8 @@ fn python_scripts(root: &Path) -> Result<Vec<PathBuf>> {
     for d in dirs {
         if let Ok(rd) = std::fs::read_dir(&d) {
             for e in rd.flatten() {
-                if e.path().extension().is_some_and(|x| x == "py") {
+                // `_name.py` is a helper module the scripts import, not a benchmark.
+                if e.path().extension().is_some_and(|x| x == "py") && !e.file_name().to_string_lossy().starts_with('_') {
                     out.push(e.path());
                 }
             }
