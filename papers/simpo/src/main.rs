@@ -77,7 +77,7 @@ fn run(args: Args) -> Result<()> {
     let described = shared::stats::seeds::describe(&seeds);
     println!("== SimPO, {} scale, seed{} {described}; config {}:\n{cfg_text}", a.scale.name(), if seeds.len() > 1 { "s" } else { "" }, cfg_path.display());
     if a.dry_run {
-        let runs = cfg.methods.iter().map(|m| m.lrs.len()).sum::<usize>() * cfg.setups.len();
+        let runs = cfg.setups.iter().map(|s| cfg.methods.iter().map(|m| m.lrs_for(s).len()).sum::<usize>()).sum::<usize>();
         let models = 1 + cfg.methods.len() * cfg.setups.len();
         println!(
             "plan, per seed ({} seed(s)): SFT base (cached per seed), {} setups, {runs} training runs, each evaluated on the {} validation prompts; the selected model of each method and the SFT base ({models} models) on the mini AlpacaEval, {} prompts × {} sample(s)",

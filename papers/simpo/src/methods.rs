@@ -67,6 +67,11 @@ pub struct Method {
     pub objective: MethodObjective,
     /// Learning rates searched on the validation split (the same grid size for every method).
     pub lrs: Vec<f64>,
+    /// The learning rate already chosen from `lrs` per setup (`{ base = 3e-4, instruct = 1e-3 }`):
+    /// a setup listed here trains at that rate only, no search. The committed mini config takes
+    /// them from the tuning run (`configs/tune.toml`, seed 0, `results/simpo/tuning.md`).
+    #[serde(default)]
+    pub chosen_lr: std::collections::BTreeMap<String, f64>,
     /// Ablation rows (Table 5) are reported in their own table.
     #[serde(default)]
     pub ablation: bool,
@@ -78,7 +83,17 @@ impl Method {
         if self.lrs.is_empty() || self.lrs.iter().any(|l| !(*l > 0.0 && l.is_finite())) {
             bail!("method {}: `lrs` must list positive learning rates", self.name);
         }
+        for (setup, lr) in &self.chosen_lr {
+            if !self.lrs.contains(lr) {
+                bail!("method {}: chosen_lr.{setup} = {lr:e} is not one of `lrs` {:?} (it must come from the searched grid)", self.name, self.lrs);
+            }
+        }
         Ok(())
+    }
+
+    /// The learning rates trained in `setup`: the chosen one, or the whole grid.
+    pub fn lrs_for(&self, setup: &str) -> Vec<f64> {
+        self.chosen_lr.get(setup).map_or_else(|| self.lrs.clone(), |lr| vec![*lr])
     }
 }
 

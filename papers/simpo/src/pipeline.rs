@@ -58,6 +58,8 @@ pub struct MethodResult {
     pub ablation: bool,
     pub lr: f64,
     pub val_win_rate: f64,
+    /// Every learning rate trained and its validation win rate (one entry when `chosen_lr` fixed it).
+    pub grid: Vec<(f64, f64)>,
     /// The mini AlpacaEval of the selected model: one row per sample (`eval_samples`).
     pub evals: Vec<EvalRow>,
     pub train_seconds: f64,
@@ -286,7 +288,8 @@ fn train_and_select(ctx: &Run, setup: &Setup, m: &Method) -> Result<MethodResult
     let tcfg = &ctx.cfg.train;
     let reference = pairwise::reference_for(objective.as_ref(), &ctx.base.model, &ctx.base.vs, &setup.train, tcfg, "world-char-v1", &ctx.run_root.join("reference"))?;
     let mut best: Option<(f64, f64, VarStore, Llama, f64)> = None;
-    for &lr in &m.lrs {
+    let mut grid = vec![];
+    for lr in m.lrs_for(&setup.name) {
         let (mut vs, model) = copy_of_base(ctx)?;
         let cfg = PairwiseConfig { schedule: shared::train::schedule::Schedule { lr, ..tcfg.schedule.clone() }, ..tcfg.clone() };
         let dir = ctx.run_root.join(run_key(setup, m, &cfg));
@@ -295,6 +298,7 @@ fn train_and_select(ctx: &Run, setup: &Setup, m: &Method) -> Result<MethodResult
         let secs = t0.elapsed().as_secs_f64();
         let val = validation_win_rate(ctx, &model)?;
         eprintln!("    {:<14} {:<8} lr {lr:.0e}: {} steps, final loss {:.4}, validation WR {val:.1}", m.name, setup.name, summary.steps, summary.final_loss);
+        grid.push((lr, val));
         if best.as_ref().map_or(true, |b| val > b.0) {
             best = Some((val, lr, vs, model, secs));
         }
@@ -311,6 +315,7 @@ fn train_and_select(ctx: &Run, setup: &Setup, m: &Method) -> Result<MethodResult
         ablation: m.ablation,
         lr,
         val_win_rate: val,
+        grid,
         evals,
         train_seconds: secs,
         forward_passes: steps * micro + reference_passes,

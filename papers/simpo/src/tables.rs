@@ -208,7 +208,7 @@ pub fn main_table(runs: &[Outcome], a: &Analysis) -> Table {
         shared::stats::seeds::describe(&a.seeds)
     ));
     t.note("base = off-policy demonstration pairs ranked by the oracle (UltraFeedback-like); instruct = 5 on-policy samples of the SFT model ranked by a reward model trained on the length-biased judge's verdicts, best vs worst (see pairs.md).");
-    t.note("lr: chosen per method and seed on held-out validation prompts by the judge's win rate (val WR, mean over seeds), never on the evaluation set. Paper columns: Table 4 LC of the matching setting.");
+    t.note("lr: chosen per method and setup from the grid by the judge's win rate on held-out validation prompts (val WR, mean over seeds), never on the evaluation set: searched in every seed, or fixed in the config (`chosen_lr`) from the tuning run on seed 0 (tuning.md). Paper columns: Table 4 LC of the matching setting.");
     t.note(format!("\"SimPO ahead\": the verdict on SimPO − method ({hn}, paired on the same seeds, prompts and samples): held when its 95% interval lies above 0, contradicted below, else inconclusive. The paper has SimPO ahead of every row."));
     t
 }
@@ -398,9 +398,23 @@ pub fn save_all(runs: &[Outcome], records: &Records, out: &Path, info: &RunInfo)
     claims.save(out)?;
     a.numbers.save(out)?;
     pairs_table(runs).save(out, "pairs")?;
+    tuning_table(runs).save(out, "tuning")?;
     plot(runs, &a, &out.join("lc_winrate.svg"))?;
     info.save(out)?;
     Ok((claims, a))
+}
+
+/// Every learning rate each seed trained, with its validation win rate; the chosen one marked.
+pub fn tuning_table(runs: &[Outcome]) -> Table {
+    let mut t = Table::new("Learning rates trained per method and setup, with the judge's validation win rate (%)", &["setup", "method", "seed", "lr: validation WR (* chosen)"]);
+    for o in runs {
+        for r in &o.results {
+            let cells = r.grid.iter().map(|(lr, v)| format!("{lr:.0e}: {v:.1}{}", if *lr == r.lr { " *" } else { "" })).collect::<Vec<_>>().join(" · ");
+            t.push(vec![r.setup.clone().into(), r.method.clone().into(), Cell::Int(o.seed as i64), Cell::text(cells)]);
+        }
+    }
+    t.note("One entry per row: the learning rate was fixed by the config's chosen_lr (taken from the tuning run, configs/tune.toml on seed 0); several: searched in this run.");
+    t
 }
 
 #[cfg(test)]
@@ -448,6 +462,7 @@ mod tests {
                 ablation: *ablation,
                 lr: 3e-4,
                 val_win_rate: 55.0,
+                grid: vec![(3e-4, 55.0)],
                 evals: (0..2).map(|s| row(m, n, *shift, *len, seed * 3 + s)).collect(),
                 train_seconds: 1.0,
                 forward_passes: if *m == "DPO" { 72 } else { 48 },
