@@ -25,7 +25,7 @@ use crate::model::pretrained::{Pretrained, PretrainedReward};
 use crate::model::Llama;
 use crate::tokenize::chat::{ChatTemplate, Message};
 use crate::tokenize::Tokenizer;
-use crate::train::iterate::{self, Annotation, Annotator, IterateConfig, IterationRecord, Reference};
+use crate::train::iterate::{self, Annotation, Annotator, IterateConfig, IterationRecord, Reference, Trained};
 use crate::train::onpolicy::{sample_groups, with_stop};
 use crate::train::hf_args::HfTrainArgs;
 use rand::SeedableRng;
@@ -293,7 +293,21 @@ impl Annotator for PaperAnnotator<'_> {
         Ok(Annotation { examples, stats })
     }
 
+    /// After training: the recipe keeps the annotation as trained (also when a run resumed
+    /// mid-iteration from its saved annotation, which `annotate` did not make in this process).
+    fn evaluate(&mut self, t: usize, _policy: &Llama, _trained: &Trained) -> Result<serde_json::Value> {
+        self.restore(t)?;
+        Ok(serde_json::Value::Null)
+    }
+
     fn loaded(&mut self, t: usize, _policy: &Llama, _record: &IterationRecord) -> Result<()> {
+        self.restore(t)
+    }
+}
+
+impl PaperAnnotator<'_> {
+    /// Hand iteration `t`'s saved annotation (examples and their sources) back to the recipe.
+    fn restore(&mut self, t: usize) -> Result<()> {
         let path = self.dir.join(format!("iter-{}/annotation.json", t + 1));
         let a: Annotation = crate::io::read_json(&path)?;
         let sources: Vec<Option<usize>> = serde_json::from_value(a.stats["sources"].clone()).map_err(|e| Error::invalid(path.display().to_string(), format!("sources: {e}")))?;
