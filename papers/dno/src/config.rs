@@ -63,6 +63,7 @@ mod tests {
         assert!(e.contains("bogus"), "{e}");
         let mut cfg: MiniConfig = toml::from_str(&text).unwrap();
         cfg.methods[0].objective = Objective::Bce { eta: 0.1 };
-        assert!(cfg.validate().unwrap_err().to_string().contains("winrate"));
+        let e = format!("{:#}", cfg.validate().unwrap_err());
+        assert!(e.contains("method \"DNO\"") && e.contains("winrate"), "{e}");
     }
 }
