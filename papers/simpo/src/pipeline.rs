@@ -220,7 +220,13 @@ fn onpolicy_setup(ctx: &Run) -> Result<Setup> {
         ("reward_model", Some(rcfg)) => {
             eprintln!("==> reward model on the judge's verdicts between SFT samples");
             let mut r = rng(ctx.seed, "simpo-reward-model");
-            let jr = shared::world::reward::train_on_judge(&ctx.world, (&ctx.base.model, &ctx.base.vs), tok, &ctx.train_prompts, &texts, rcfg, &mut r, &ctx.run_root.join("reward_model"))?;
+            // Cached under a key of its settings and data (a changed config or code never resumes a stale model).
+            let key = {
+                use sha2::{Digest, Sha256};
+                let h = Sha256::digest(format!("rm-v2{rcfg:?}{texts:?}").as_bytes());
+                format!("reward_model-{:x}", h)[..25].to_string()
+            };
+            let jr = shared::world::reward::train_on_judge(&ctx.world, (&ctx.base.model, &ctx.base.vs), tok, &ctx.train_prompts, &texts, rcfg, &mut r, &ctx.run_root.join(key))?;
             eprintln!(
                 "    {} judged pairs; held-out agreement with the judge {:.1}%, with the oracle {:.1}%",
                 jr.train_pairs, jr.heldout_judge_agreement, jr.heldout_oracle_agreement
