@@ -218,7 +218,7 @@ pub fn run(cfg: &PaperConfig, device: tch::Device, out: &Path) -> Result<RlSumma
     let reference = Pretrained::load(&cfg.policy, device)?;
     let tok = &sft.tokenizer;
     let pad = tok.pad_id();
-    let rows = hf::load_dataset(&cfg.dataset, &cfg.train_files)?;
+    let rows = shared::data::preference::load_dataset(&cfg.dataset, &cfg.train_files, None)?;
     let pairs = hf::encode_pairs(tok, &rows, cfg.max_prompt_tokens)?;
     // 2. The RM from π_sft, then its statistics on π_sft's samples.
     let (rm, _rm_vs, rs) = hf::train_reward_model(&cfg.policy, device, &pairs, &cfg.rm, &out.join("rm"))?;

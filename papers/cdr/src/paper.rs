@@ -19,7 +19,7 @@ use crate::ratio::{reward, Normalise};
 use crate::rewardbench;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shared::data::preference::{load_pairs, PreferencePair};
+use shared::data::preference::{load_dataset, PreferencePair};
 use shared::hub;
 use shared::model::pretrained::Pretrained;
 use shared::model::{sequence_logps, TokenBatch};
@@ -156,26 +156,21 @@ fn load_model(spec: &str, device: Device, kind: Kind) -> Result<Scorer> {
     Ok(Scorer { m })
 }
 
-/// Score every item of the config's files with `r_DR(strong over weak)`.
-pub fn score(cfg: &PaperConfig, device: Device) -> Result<Vec<Item>> {
+/// The config's items (its files, at most `max_items`).
+pub fn load(cfg: &PaperConfig) -> Result<Vec<PreferencePair>> {
+    Ok(load_dataset(&cfg.dataset, &cfg.files, cfg.max_items)?)
+}
+
+/// Score every item with `r_DR(strong over weak)`.
+pub fn score(cfg: &PaperConfig, rows: &[PreferencePair], device: Device) -> Result<Vec<Item>> {
     let kind = if device.is_cuda() && cfg.dtype == "bf16" { Kind::BFloat16 } else { Kind::Float };
-    let mut rows: Vec<PreferencePair> = vec![];
-    for f in &cfg.files {
-        rows.extend(load_pairs(&hub::dataset_file(&cfg.dataset, f)?)?);
-    }
-    if let Some(m) = cfg.max_items {
-        rows.truncate(m);
-    }
-    if rows.is_empty() {
-        bail!("dataset {} ({:?}) holds no items", cfg.dataset, cfg.files);
-    }
     let strong = load_model(&cfg.strong, device, kind)?;
     let weak = load_model(&cfg.weak, device, kind)?;
     let tok = &strong.m.tokenizer;
     let (bos, eos) = (tok.bos_token.clone().unwrap_or_default(), tok.eos_token.clone().unwrap_or_default());
     let template = ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?;
     let mut texts = Vec::with_capacity(2 * rows.len());
-    for r in &rows {
+    for r in rows {
         texts.push(render(&template, &eos, &r.context, &r.chosen)?);
         texts.push(render(&template, &eos, &r.context, &r.rejected)?);
     }
@@ -213,12 +208,8 @@ pub fn summarise(cfg: &PaperConfig, rows: &[PreferencePair], items: &[Item]) -> 
 
 /// Score, summarise and write `rewardbench.{md,csv}`, `items.csv` and `summary.json` into `out`.
 pub fn run(cfg: &PaperConfig, device: Device, out: &Path) -> Result<Summary> {
-    let items = score(cfg, device)?;
-    let mut rows = vec![];
-    for f in &cfg.files {
-        rows.extend(load_pairs(&hub::dataset_file(&cfg.dataset, f)?)?);
-    }
-    rows.truncate(items.len());
+    let rows = load(cfg)?;
+    let items = score(cfg, &rows, device)?;
     let s = summarise(cfg, &rows, &items);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut t = Table::new(format!("RewardBench with r_DR({} over {})", cfg.strong, cfg.weak), &["section / subset", "items", "score %"]);

@@ -24,14 +24,14 @@ fn two_tiny_checkpoints_score_every_item() {
     }
     // The mean variant changes the scale, not the item count.
     let mean = PaperConfig { normalise: Normalise::Mean, ..cfg.clone() };
-    assert_eq!(paper::score(&mean, tch::Device::Cpu).unwrap().len(), 8);
+    assert_eq!(paper::score(&mean, &paper::load(&mean).unwrap(), tch::Device::Cpu).unwrap().len(), 8);
 }
 
 #[test]
 fn a_model_over_itself_scores_zero_and_every_item_wrong() {
     let mut cfg = PaperConfig::load(&configs().join("test/tiny.toml")).unwrap();
     cfg.weak = cfg.strong.clone();
-    let items = paper::score(&cfg, tch::Device::Cpu).unwrap();
+    let items = paper::score(&cfg, &paper::load(&cfg).unwrap(), tch::Device::Cpu).unwrap();
     assert!(items.iter().all(|i| i.r_chosen == 0.0 && i.r_rejected == 0.0));
     let dir = tempfile::tempdir().unwrap();
     let s = paper::run(&cfg, tch::Device::Cpu, dir.path()).unwrap();

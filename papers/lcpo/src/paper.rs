@@ -96,16 +96,7 @@ pub fn run(cfg: &PaperConfig, device: Device, out: &Path) -> Result<PaperSummary
     let mut tok = start.tokenizer.clone();
     tok.check_fits(start.model.config().vocab_size)?;
     tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, tok.bos_token.as_deref().unwrap_or(""), tok.eos_token.as_deref().unwrap_or(""))?);
-    let mut raw = vec![];
-    for f in &cfg.train_files {
-        raw.extend(shared::data::preference::load_pairs(&hub::dataset_file(&cfg.dataset, f)?)?);
-    }
-    if let Some(m) = cfg.max_pairs {
-        raw.truncate(m);
-    }
-    if raw.is_empty() {
-        bail!("dataset {} ({:?}) holds no preference pairs", cfg.dataset, cfg.train_files);
-    }
+    let raw = shared::data::preference::load_dataset(&cfg.dataset, &cfg.train_files, cfg.max_pairs)?;
     let examples: Vec<Example> = simpo::paper::encode_pairs(&tok, &raw)?.into_iter().map(|p| Example::pair(p.prompt, p.chosen, p.rejected)).collect();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     shared::io::write_json(&out.join("paper_config.json"), cfg)?;

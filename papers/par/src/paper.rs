@@ -62,7 +62,7 @@ pub fn run(cfg: &PaperConfig, device: tch::Device, out: &Path) -> Result<RlSumma
     let reference = Pretrained::load(&cfg.policy, device)?;
     let tok = &sft.tokenizer;
     let pad = tok.pad_id();
-    let pairs = hf::encode_pairs(tok, &hf::load_dataset(&cfg.dataset, &cfg.train_files)?, cfg.max_prompt_tokens)?;
+    let pairs = hf::encode_pairs(tok, &shared::data::preference::load_dataset(&cfg.dataset, &cfg.train_files, None)?, cfg.max_prompt_tokens)?;
     // 2. The RM from the pretrained base.
     let (rm, rm_vs, rs) = hf::train_reward_model(&cfg.reward_base, device, &pairs, &cfg.rm, &out.join("rm"))?;
     eprintln!("reward model: {} steps", rs.steps);

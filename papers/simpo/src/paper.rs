@@ -21,7 +21,7 @@ use crate::objective::Simpo;
 use crate::plan::{self, ModelShape};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shared::data::preference::{load_pairs, PreferencePair};
+use shared::data::preference::PreferencePair;
 use shared::hub::{self, Source};
 use shared::model::{generate, lora, GenerateConfig, Llama, LlamaConfig, LoraConfig};
 use shared::objectives::{dpo::Dpo, PairObjective};
@@ -139,21 +139,7 @@ pub fn load_model(cfg: &PaperConfig, device: Device) -> Result<Loaded> {
 
 /// The preference pairs of `cfg.train_files` (hub dataset or local folder), in file order.
 pub fn load_dataset(cfg: &PaperConfig, max_pairs: Option<usize>) -> Result<Vec<PreferencePair>> {
-    let mut out = vec![];
-    for f in &cfg.train_files {
-        let path = hub::dataset_file(&cfg.dataset, f)?;
-        out.extend(load_pairs(&path)?);
-        if max_pairs.is_some_and(|m| out.len() >= m) {
-            break;
-        }
-    }
-    if let Some(m) = max_pairs {
-        out.truncate(m);
-    }
-    if out.is_empty() {
-        bail!("dataset {} ({:?}) holds no preference pairs", cfg.dataset, cfg.train_files);
-    }
-    Ok(out)
+    Ok(shared::data::preference::load_dataset(&cfg.dataset, &cfg.train_files, max_pairs)?)
 }
 
 /// (prompt ids, response ids) of one answer, as the authors' pipeline tokenises it (module doc):

@@ -55,6 +55,26 @@ struct JsonRow {
     rejected: Answer,
 }
 
+/// The pairs of `files` of a dataset (`spec`: a hub dataset id or a local folder, files at their
+/// repository paths), in file order, at most `max` of them (files past the limit are not read).
+/// A missing file is an error naming it; no pairs at all is an error too.
+pub fn load_dataset(spec: &str, files: &[String], max: Option<usize>) -> Result<Vec<PreferencePair>> {
+    let mut out = vec![];
+    for f in files {
+        out.extend(load_pairs(&crate::hub::dataset_file(spec, f)?)?);
+        if max.is_some_and(|m| out.len() >= m) {
+            break;
+        }
+    }
+    if let Some(m) = max {
+        out.truncate(m);
+    }
+    if out.is_empty() {
+        return Err(Error::invalid(format!("dataset {spec} ({files:?})"), "holds no preference pairs"));
+    }
+    Ok(out)
+}
+
 /// Load pairs from a `.parquet` file or a `.jsonl` file.
 pub fn load_pairs(path: &Path) -> Result<Vec<PreferencePair>> {
     match path.extension().and_then(|e| e.to_str()) {

@@ -2,30 +2,18 @@
 //! data, tokenised in the `<|user|>{prompt}<|assistant|>` format their SFT models are trained
 //! with, and a Bradley–Terry reward model trained on them from a checkpoint.
 
-use crate::data::preference::{load_pairs, Message, PreferencePair};
+use crate::data::preference::{Message, PreferencePair};
 use crate::error::{Error, Result};
 use crate::model::pretrained::PretrainedReward;
 use crate::tokenize::Tokenizer;
 use crate::train::pairwise::Pair;
 use crate::train::reward_model::{self, RewardConfig, RewardModel, RewardSummary};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::nn::VarStore;
 
 /// The prompt as the SFT model saw it: `<|user|>{prompt}<|assistant|>`.
 pub fn user_turn(prompt: &str) -> String {
     format!("<|user|>{prompt}<|assistant|>")
-}
-
-/// Every pair of `files` (parquet or JSONL) in folder `dataset`.
-pub fn load_dataset(dataset: &str, files: &[String]) -> Result<Vec<PreferencePair>> {
-    let mut out = vec![];
-    for f in files {
-        out.extend(load_pairs(&PathBuf::from(dataset).join(f))?);
-    }
-    if out.is_empty() {
-        return Err(Error::invalid(dataset, format!("no preference pairs in {files:?}")));
-    }
-    Ok(out)
 }
 
 /// The user turns of a conversation, joined, in the SFT format; at most `max_prompt_tokens` ids.
