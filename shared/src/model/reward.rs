@@ -32,6 +32,23 @@ impl RewardModel {
         &self.base
     }
 
+    /// Draw the score head afresh from N(0, 0.02²) with its own generator seeded by `seed`, not
+    /// from libtorch's global one (whose state depends on whatever the process, or another
+    /// thread, drew before), so that a freshly initialised head is reproducible.
+    pub fn reseed_head(&self, seed: u64) {
+        use rand::{Rng, SeedableRng};
+        let w = &self.score.ws;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let vals: Vec<f32> = (0..w.numel())
+            .map(|_| {
+                let (u1, u2): (f64, f64) = (rng.gen::<f64>().max(f64::MIN_POSITIVE), rng.gen());
+                (0.02 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+            })
+            .collect();
+        let fresh = Tensor::from_slice(&vals).view(w.size().as_slice()).to_kind(w.kind()).to_device(w.device());
+        tch::no_grad(|| w.shallow_clone().copy_(&fresh));
+    }
+
     /// The head at every position `[B, T]` (f32): a critic's values V(s_t) when this model is
     /// used as PPO's value model (same architecture as the reward model, initialised from it).
     pub fn per_position(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::hub;
 use crate::model::generate::GenerateConfig;
 use crate::model::pretrained::{Pretrained, PretrainedReward};
-use crate::model::Llama;
+use crate::model::{Llama, TokenBatch};
 use crate::tokenize::chat::{ChatTemplate, Message};
 use crate::tokenize::Tokenizer;
 use crate::train::iterate::{self, Annotation, Annotator, IterateConfig, IterationRecord, Reference, Trained};
@@ -31,7 +31,7 @@ use crate::train::hf_args::HfTrainArgs;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 /// A paper-scale run of one Nash method; `M` is the paper crate's method table (name, lr,
 /// objective and recipe settings, as its miniature config writes them).
@@ -197,37 +197,14 @@ impl RewardScorer {
                     }
                 }
                 s.truncate(self.max_length);
-                ids.push(s);
+                ids.push((s, vec![]));
             }
-            let width = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
-            let flat: Vec<i64> = ids.iter().flat_map(|s| s.iter().copied().chain(std::iter::repeat(pad).take(width - s.len()))).collect();
-            let mask: Vec<i64> = ids.iter().flat_map(|s| std::iter::repeat(1).take(s.len()).chain(std::iter::repeat(0).take(width - s.len()))).collect();
-            let shape = [ids.len() as i64, width as i64];
-            let r = tch::no_grad(|| self.rm.model.forward(&Tensor::from_slice(&flat).view(shape).to_device(dev), &Tensor::from_slice(&mask).view(shape).to_device(dev)))?;
+            let b = TokenBatch::from_pairs(&ids, pad, dev);
+            let r = tch::no_grad(|| self.rm.model.forward(&b.input_ids, &b.attention_mask))?;
             out.extend(Vec::<f64>::try_from(r.to_kind(Kind::Double))?);
         }
         Ok(out)
     }
-}
-
-/// A score head the checkpoint lacks starts from N(0, 0.02²) drawn from the run's seed, not from
-/// libtorch's global generator (which other threads may draw from), so the run is reproducible.
-fn seed_fresh_head(rm: &mut PretrainedReward, seed: u64) -> Result<()> {
-    if !rm.report.left_initialised.iter().any(|n| n == "score.weight") {
-        return Ok(());
-    }
-    let vars = rm.vs.variables();
-    let w = vars.get("score.weight").ok_or_else(|| Error::invalid("reward model", "no score.weight variable"))?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5c0e_11ead);
-    let vals: Vec<f32> = (0..w.numel())
-        .map(|_| {
-            let (u1, u2): (f64, f64) = (rand::Rng::gen::<f64>(&mut rng).max(f64::MIN_POSITIVE), rand::Rng::gen(&mut rng));
-            (0.02 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect();
-    let fresh = Tensor::from_slice(&vals).view(w.size().as_slice()).to_kind(w.kind()).to_device(w.device());
-    tch::no_grad(|| w.shallow_clone().copy_(&fresh));
-    Ok(())
 }
 
 /// One iteration's prompts: the conversation, its generation prompt ids, the teacher's answer.
@@ -343,8 +320,10 @@ pub fn run<M: Serialize>(cfg: &PaperConfig<M>, mut method: Method, device: Devic
     tok.check_fits(policy.model.config().vocab_size)?;
     tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, tok.bos_token.as_deref().unwrap_or(""), tok.eos_token.as_deref().unwrap_or(""))?);
     let PreferenceSource::RewardModel { model: rm_spec, chat_template: rm_template, max_length, rubric_edges, stands_for } = &cfg.preference;
-    let mut rm = PretrainedReward::load_from(&hub::resolve(rm_spec)?, device, kind)?;
-    seed_fresh_head(&mut rm, cfg.seed)?;
+    let rm = PretrainedReward::load_from(&hub::resolve(rm_spec)?, device, kind)?;
+    if rm.report.left_initialised.iter().any(|n| n == "score.weight") {
+        rm.model.reseed_head(cfg.seed ^ 0x5c0e_11ead);
+    }
     let mut rm_tok = rm.tokenizer.clone();
     rm_tok.check_fits(rm.model.config().vocab_size)?;
     rm_tok.chat = Some(ChatTemplate::from_name(rm_template, rm_tok.bos_token.as_deref().unwrap_or(""), rm_tok.eos_token.as_deref().unwrap_or(""))?);

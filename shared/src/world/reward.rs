@@ -102,11 +102,10 @@ pub fn train_on_judge<R: Rng>(
     }
     let (backbone, base_vs) = base;
     let mut vs = VarStore::new(backbone.device());
-    // The fresh score head is drawn from libtorch's global generator: seed it from this run's
-    // stream first, so the head does not depend on what the process did before (e.g. whether
-    // earlier training runs were trained or loaded from their cache).
-    crate::device::seed_torch(rand::Rng::gen::<u64>(rng));
     let rm = RewardModel::new(&vs.root(), backbone.config())?;
+    // Its fresh head from this run's stream, not from libtorch's global generator (whose state
+    // depends on whether earlier runs of the process were trained or loaded from their cache).
+    rm.model.reseed_head(rand::Rng::gen::<u64>(rng));
     copy_shared_weights(&mut vs, base_vs)?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let summary = reward_model::train(&rm, &mut vs, &train, &held, &cfg.train, out_dir)?;
