@@ -8,6 +8,7 @@
 //! (`stats::compare`). `cargo xtask claims` collects every paper's claims into the ledger.
 
 mod bench;
+mod book;
 mod fetch;
 mod libtorch;
 mod papers;
@@ -64,9 +65,39 @@ enum Cmd {
         /// Print the plan (models, data, memory and time estimates) and stop.
         #[arg(long)]
         dry_run: bool,
+        /// Write the regenerated tables here instead of into `results/<slug>/`, and compare them
+        /// with the committed snapshot there (which is left untouched; no ledger rewrite).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         /// Extra arguments passed to the paper's binary after `--`.
         #[arg(last = true)]
         extra: Vec<String>,
+    },
+    /// Compare tables regenerated elsewhere (e.g. `reproduce --out DIR` on another machine or
+    /// with another thread count) with the committed snapshot in `results/<slug>/`: number by
+    /// number against the committed intervals, and verdict by verdict.
+    Diff {
+        /// The paper's slug.
+        slug: String,
+        /// The folder holding the regenerated tables.
+        dir: PathBuf,
+    },
+    /// Build the reading-group book (mdBook) from the walkthroughs and `results/` into
+    /// `target/book/html/`; fails on a broken link. Installs mdbook into `target/tools/` once.
+    Book {
+        /// Also open the front page and one paper chapter in headless Chromium, screenshot them
+        /// and fail unless their tables and plots render.
+        #[arg(long)]
+        check: bool,
+        /// The chapter the browser check opens (a paper slug).
+        #[arg(long, default_value = "simpo")]
+        chapter: String,
+        /// Build from this checkout instead of this one (the clean-clone test uses it).
+        #[arg(long, hide = true)]
+        root: Option<PathBuf>,
+        /// Where to build (default: `target/book/` of the checkout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Fetch the pinned upstream data a paper needs into `datasets/.cache/`.
     Fetch {
@@ -190,6 +221,8 @@ fn run(cli: Cli) -> Result<()> {
             let lt = libtorch::ensure(&root)?;
             // The parity tests against TRL / PEFT / transformers run these pinned packages.
             libtorch::pip_install(&lt, libtorch::PYTHON_TEST_PACKAGES)?;
+            // The book's tests build it with mdbook (installed into target/tools/ once).
+            book::ensure_mdbook(&root, true)?;
             // shared::rl's golden test recomputes its fixtures with TRL 0.11.4's PPO (own folder).
             let trl_ppo = root.join(".venv/extra/trl-0.11.4");
             libtorch::pip_install_trl_ppo(&lt, &trl_ppo)?;
@@ -260,9 +293,32 @@ fn run(cli: Cli) -> Result<()> {
             }
             status(cmd, "export")
         }
-        Cmd::Reproduce { slug, scale, device, seed, seeds, mirror, dry_run, extra } => {
+        Cmd::Reproduce { slug, scale, device, seed, seeds, mirror, dry_run, out, extra } => {
             let seeds = stats::Seeds::new(seed, seeds)?;
-            reproduce(&root, &slug, scale, device, seeds, mirror.as_deref(), dry_run, &extra)
+            reproduce(&root, &slug, scale, device, seeds, mirror.as_deref(), dry_run, out.as_deref(), &extra)
+        }
+        Cmd::Book { check, chapter, root: from, out } => {
+            let from = from.unwrap_or_else(|| root.clone());
+            let book_dir = out.unwrap_or_else(|| from.join("target/book"));
+            let mdbook = book::ensure_mdbook(&root, true)?;
+            book::build(&from, &book_dir, &mdbook)?;
+            if check {
+                book::browser_check(&book_dir, &chapter)?;
+            }
+            println!("  open it: xdg-open {} (or any browser; no server needed)", book_dir.join("html/index.html").display());
+            Ok(())
+        }
+        Cmd::Diff { slug, dir } => {
+            papers::find(&slug).with_context(|| format!("unknown paper {slug:?}; `cargo xtask list` shows the slugs"))?;
+            let committed_dir = root.join("results").join(&slug);
+            let committed = stats::compare::read_snapshot(&committed_dir).with_context(|| format!("reading the committed snapshot in {}", committed_dir.display()))?;
+            let regenerated = stats::compare::read_snapshot(&dir).with_context(|| format!("reading the regenerated tables in {}", dir.display()))?;
+            if regenerated.numbers.is_none() && regenerated.claims.is_none() {
+                bail!("{} holds no claims.csv or numbers.csv: point at the folder a `reproduce --out DIR` run wrote", dir.display());
+            }
+            println!("== {slug}: {} against the committed snapshot in results/{slug}", dir.display());
+            print!("{}", stats::compare::compare(&committed, &regenerated).render());
+            Ok(())
         }
     }
 }
@@ -276,6 +332,7 @@ fn reproduce(
     seeds: stats::Seeds,
     mirror: Option<&Path>,
     dry_run: bool,
+    out_override: Option<&Path>,
     extra: &[String],
 ) -> Result<()> {
     let paper = papers::find(slug).with_context(|| format!("unknown paper {slug:?}; `cargo xtask list` shows the slugs"))?;
@@ -289,13 +346,17 @@ fn reproduce(
     }
     let scale_name = format!("{scale:?}").to_lowercase();
     // Only a mini or paper run writes into results/ (the committed snapshots).
-    let out = match scale {
+    let snapshot_dir = match scale {
         Scale::Mini => root.join("results").join(slug),
         Scale::Paper => root.join("results").join(slug).join("paper"),
         Scale::Smoke => root.join("target/smoke-results").join(slug),
     };
-    let before = snapshot::take(&out);
-    let committed = stats::compare::read_snapshot(&out).context("reading the committed snapshot")?;
+    let out = match out_override {
+        Some(dir) => std::env::current_dir()?.join(dir),
+        None => snapshot_dir.clone(),
+    };
+    let before = snapshot::take(&snapshot_dir);
+    let committed = stats::compare::read_snapshot(&snapshot_dir).context("reading the committed snapshot")?;
     let mut cmd = cargo(root, &lt);
     cmd.args(["run", "--release", "--quiet", "-p", slug, "--"])
         .args(["--scale", &scale_name])
@@ -337,7 +398,7 @@ fn reproduce(
             println!("  files whose bytes changed (expected across machines; `git diff {shown}`): {}", changed.join(", "));
         }
     }
-    if scale != Scale::Smoke {
+    if scale != Scale::Smoke && out_override.is_none() {
         match write_ledger(root) {
             Ok(l) => println!("  ledger: results/claims.md rewritten ({} claims)", l.rows().count()),
             Err(e) => println!("  ledger not rewritten: {e:#}"),
