@@ -136,11 +136,7 @@ impl LlmVerifier {
             for r in &self.rules {
                 let text = self.template.replace("{rule}", r).replace("{conversation}", c);
                 let mut ids = self.tok.encode_chat(&[Message::user(text)], true)?;
-                if let Some(bos) = self.tok.bos_id() {
-                    if ids.first() != Some(&bos) {
-                        ids.insert(0, bos);
-                    }
-                }
+                self.tok.ensure_bos(&mut ids);
                 prompts.push(ids);
             }
         }

@@ -102,11 +102,7 @@ impl Scorer {
     fn ids(&self, text: &str) -> Result<Vec<i64>> {
         let tok = &self.m.tokenizer;
         let mut ids = tok.encode(text, false)?;
-        if let Some(bos) = tok.bos_id() {
-            if ids.first() != Some(&bos) {
-                ids.insert(0, bos);
-            }
-        }
+        tok.ensure_bos(&mut ids);
         Ok(ids)
     }
 

@@ -114,16 +114,8 @@ fn chat(ms: &[crate::prompt::Message]) -> Vec<Message> {
 /// (prompt ids, response ids) of an answer under the chat template: BOS once, EOS at the end.
 fn encode_answer(tok: &Tokenizer, context: &[Message], answer: &str) -> shared::Result<(Vec<i64>, Vec<i64>)> {
     let (mut prompt, mut response) = tok.encode_pair(context, answer, ResponseSpan::WithHeader)?;
-    if let Some(bos) = tok.bos_id() {
-        if prompt.first() != Some(&bos) {
-            prompt.insert(0, bos);
-        }
-    }
-    if let Some(eos) = tok.eos_id() {
-        if response.last() != Some(&eos) {
-            response.push(eos);
-        }
-    }
+    tok.ensure_bos(&mut prompt);
+    tok.ensure_eos(&mut response);
     Ok((prompt, response))
 }
 

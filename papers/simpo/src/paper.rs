@@ -151,16 +151,8 @@ pub fn encode_answer(tok: &Tokenizer, context: &[Message], answer: &str) -> Resu
     let mut context = context.to_vec();
     template.maybe_insert_system_message(&mut context);
     let (mut prompt, mut response) = tok.encode_pair(&context, answer, ResponseSpan::WithHeader)?;
-    if let Some(bos) = tok.bos_id() {
-        if prompt.first() != Some(&bos) {
-            prompt.insert(0, bos);
-        }
-    }
-    if let Some(eos) = tok.eos_id() {
-        if response.last() != Some(&eos) {
-            response.push(eos);
-        }
-    }
+    tok.ensure_bos(&mut prompt);
+    tok.ensure_eos(&mut response);
     Ok((prompt, response))
 }
 
@@ -330,11 +322,7 @@ pub fn eval_prompt(tok: &Tokenizer, instruction: &str) -> Result<Vec<i64>> {
     let mut msgs = vec![Message::user(instruction)];
     template.maybe_insert_system_message(&mut msgs);
     let mut ids = tok.encode_chat(&msgs, true)?;
-    if let Some(bos) = tok.bos_id() {
-        if ids.first() != Some(&bos) {
-            ids.insert(0, bos);
-        }
-    }
+    tok.ensure_bos(&mut ids);
     Ok(ids)
 }
 

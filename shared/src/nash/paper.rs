@@ -191,11 +191,7 @@ impl RewardScorer {
             let mut ids = vec![];
             for (x, y) in chunk {
                 let mut s = self.tok.encode_chat(&[Message::user(*x), Message::assistant(*y)], false)?;
-                if let Some(bos) = self.tok.bos_id() {
-                    if s.first() != Some(&bos) {
-                        s.insert(0, bos);
-                    }
-                }
+                self.tok.ensure_bos(&mut s);
                 s.truncate(self.max_length);
                 ids.push((s, vec![]));
             }
@@ -338,11 +334,7 @@ pub fn run<M: Serialize>(cfg: &PaperConfig<M>, mut method: Method, device: Devic
         for p in &pairs[..n] {
             let text = prompt_text(p)?;
             let mut ids = tok.encode_chat(&[Message::user(text.clone())], true)?;
-            if let Some(bos) = tok.bos_id() {
-                if ids.first() != Some(&bos) {
-                    ids.insert(0, bos);
-                }
-            }
+            tok.ensure_bos(&mut ids);
             rows.push(PromptRow { text, ids, teacher: p.chosen.clone() });
         }
         if rows.is_empty() {

@@ -154,6 +154,24 @@ impl Tokenizer {
     pub fn pad_id(&self) -> i64 {
         self.pad_token.as_deref().and_then(|t| self.token_id(t)).or(self.eos_id()).unwrap_or(0)
     }
+    /// Prepends the BOS id unless `ids` already starts with it: some chat templates write BOS
+    /// themselves and some leave it to the tokenizer, and every scored or generated sequence
+    /// should begin with exactly one.
+    pub fn ensure_bos(&self, ids: &mut Vec<i64>) {
+        if let Some(bos) = self.bos_id() {
+            if ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+    }
+    /// Appends the EOS id unless `ids` already ends with it.
+    pub fn ensure_eos(&self, ids: &mut Vec<i64>) {
+        if let Some(eos) = self.eos_id() {
+            if ids.last() != Some(&eos) {
+                ids.push(eos);
+            }
+        }
+    }
 
     /// Ids that end an assistant turn: EOS and the template's end-of-turn token.
     pub fn stop_tokens(&self) -> Vec<i64> {
