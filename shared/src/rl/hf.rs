@@ -36,9 +36,14 @@ pub fn encode_pairs(tok: &Tokenizer, rows: &[PreferencePair], max_prompt_tokens:
 }
 
 /// A reward model started from checkpoint `start` (a fresh scalar head on a causal LM, or a
-/// reward checkpoint) and trained with Bradley–Terry on `pairs` into `dir` (resumable).
+/// reward checkpoint) and trained with Bradley–Terry on `pairs` into `dir` (resumable). A fresh
+/// head is drawn from `cfg.seed`.
 pub fn train_reward_model(start: &str, device: tch::Device, pairs: &[Pair], cfg: &RewardConfig, dir: &Path) -> Result<(RewardModel, VarStore, RewardSummary)> {
     let mut p = PretrainedReward::load(start, device)?;
+    // A causal LM has no score head: draw it from the training seed, not from libtorch's global generator.
+    if p.report.left_initialised.iter().any(|n| n == "score.weight") {
+        p.model.reseed_head(cfg.seed);
+    }
     let rm = RewardModel { model: p.model };
     let summary = reward_model::train(&rm, &mut p.vs, pairs, &[], cfg, dir)?;
     Ok((rm, p.vs, summary))
