@@ -112,6 +112,13 @@ pub fn colour(j: usize) -> RGBColor {
 
 const FONT: &str = "sans-serif";
 
+/// The title's font size: 18 px, smaller when a long title would not fit the chart's width
+/// (a sans-serif character is about 0.55 em wide).
+fn caption_size(title: &str, width: u32) -> f64 {
+    let chars = title.chars().count().max(1) as f64;
+    18.0_f64.min((f64::from(width) - 24.0) / (0.55 * chars)).max(9.0)
+}
+
 fn draw_err(title: &str, e: impl std::fmt::Display) -> Error {
     Error::Other(format!("drawing the plot {title:?}: {e}"))
 }
@@ -207,7 +214,7 @@ pub fn bar_chart(labels: &Labels, categories: &[String], series: &[Bars]) -> Res
         let e = |e| draw_err(labels.title, e);
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(labels.title, (FONT, 18))
+            .caption(labels.title, (FONT, caption_size(labels.title, width)))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(label_w)
@@ -265,11 +272,12 @@ pub fn curves(labels: &Labels, series: &[Curve]) -> Result<String> {
     let y_range = span(series.iter().flat_map(|s| s.points.iter().flat_map(|p| p.1.ends())), false);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (820, 480)).into_drawing_area();
+        let width = 820u32;
+        let root = SVGBackend::with_string(&mut svg, (width, 480)).into_drawing_area();
         let e = |e| draw_err(labels.title, e);
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(labels.title, (FONT, 18))
+            .caption(labels.title, (FONT, caption_size(labels.title, width)))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(64)
@@ -320,11 +328,12 @@ pub fn scatter(labels: &Labels, series: &[Points], fit_line: bool) -> Result<Str
     let y_range = span(all.iter().map(|p| p.1), false);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (820, 520)).into_drawing_area();
+        let width = 820u32;
+        let root = SVGBackend::with_string(&mut svg, (width, 520)).into_drawing_area();
         let e = |e| draw_err(labels.title, e);
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(labels.title, (FONT, 18))
+            .caption(labels.title, (FONT, caption_size(labels.title, width)))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(64)
