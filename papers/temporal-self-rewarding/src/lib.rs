@@ -1,14 +1,58 @@
-//! Temporal Self-Rewarding (Wang et al. 2025, arXiv 2508.06026): the pair-selection rules of
-//! Self-Rewarding and of its temporal variant, the self-judge's score arithmetic, the miniature's
-//! synthetic additive rubric and the diagnostics (gap ratio, cosine of representations).
+//! Temporal Self-Rewarding (Wang et al. 2025, arXiv 2508.06026): Self-Rewarding's best-vs-worst
+//! self-judged pairs against anchored rejection (the rejected response from the past model `M_0`)
+//! and future-guided chosen (the chosen response possibly from a model trained one DPO step ahead).
 //!
-//! Read in this order: [`judge`] (averaging parsed scores, the rubric), [`select`] (Self-Rewarding's
-//! best-vs-worst, Phase 1 anchored rejection, Phase 2 future-guided chosen), [`diagnostics`].
-//!
-//! **Status.** The miniature pipeline (EFT-trained self-judge, SR / TSR / Past-only runs on the
-//! shared on-policy loop), its tables and the paper-scale config are not built yet; the DPO loss
-//! is DRIFT's / the shared `Dpo` (spec: "the same function is shared").
+//! Read in this order:
+//! - [`judge`]: the self-judge's arithmetic (averaging parsed scores, the additive rubric, reading
+//!   the score tokens), [`select`]: the pair rules of Self-Rewarding, Phase 1 and Phase 2 (the
+//!   spec's test vectors as unit tests), [`diagnostics`]: gap ratio and cosine;
+//! - [`pipeline`]: the miniature, from the base that learns to judge (EFT) to the iterates, on the
+//!   shared on-policy loop ([`shared::train::iterate`]) with the shared DPO;
+//! - [`tables`]: the mini AlpacaEval per iteration, the gap and judge tables, the claims, the plots;
+//! - [`paper`]: the paper-scale config (models, data, hyperparameters, the judge prompt interface).
 
+pub mod config;
 pub mod diagnostics;
 pub mod judge;
+pub mod paper;
+pub mod pipeline;
 pub mod select;
+pub mod tables;
+
+/// The miniature as `cargo xtask reproduce temporal-self-rewarding` runs it.
+pub struct Tsr;
+
+mod driver {
+    use super::*;
+    use shared::cli::Scale;
+    use shared::driver::Miniature;
+    use shared::report::RunInfo;
+    use std::path::Path;
+
+    impl Miniature for Tsr {
+        type Config = config::MiniConfig;
+        type Outcome = pipeline::Outcome;
+        const SLUG: &'static str = "temporal-self-rewarding";
+        const NAME: &'static str = "Temporal Self-Rewarding";
+
+        fn load(path: &Path) -> anyhow::Result<Self::Config> {
+            config::MiniConfig::load(path)
+        }
+        fn threads(cfg: &Self::Config) -> i32 {
+            cfg.threads
+        }
+        fn plan(cfg: &Self::Config) -> String {
+            let m: Vec<String> = cfg.methods.iter().map(|m| format!("{} x {}", m.name, m.iterations)).collect();
+            format!("SFT base + judge form (EFT, cached); {} chunks of {} prompts, K = {}; {}; evaluation on {} prompts", cfg.chunks, cfg.prompts_per_chunk, cfg.samples, m.join(", "), cfg.eval.prompts)
+        }
+        fn run_seed(cfg: &Self::Config, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> anyhow::Result<Self::Outcome> {
+            pipeline::run(cfg, scale, seed, device, runs_root)
+        }
+        fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
+            Ok(tables::save_all(outs, cfg, out, info)?)
+        }
+        fn paper_scale_note() -> String {
+            "Temporal Self-Rewarding's paper scale (Llama-3.1-8B base, OpenAssistant + UltraFeedback IFT/EFT, K = 7, 2 iterations vs Self-Rewarding's 4) is a config (configs/paper/llama-3.1-8b.toml) loaded and checked by the paper-path test; it needs a GPU and the data. Run --scale mini or smoke here.".into()
+        }
+    }
+}

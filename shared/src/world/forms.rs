@@ -4,6 +4,7 @@
 //! | form | prompt text | demonstration | papers |
 //! |---|---|---|---|
 //! | `improve` | `x <prev> y⁻ <fb> kind <improve>` | a revision that scores higher than the bad `y⁻` | DRIFT's guided positives |
+//! | `judge` | `<judge> x <resp> y <score>` | the score token `<Sk>`, k = the 5-point additive rubric of `y` ([`rubric`]), levels balanced | the self-rewarding judge (EFT data) |
 //!
 //! A base with forms is the default cached base ([`super::base::ensure`]) fine-tuned further on a
 //! mixture of plain demonstrations (so it keeps answering) and form demonstrations; it is cached in
@@ -12,7 +13,8 @@
 
 use super::base::{self, Base, BaseConfig};
 use super::demos::demonstrate;
-use super::oracle::ErrorKind;
+use super::demos::DemoConfig;
+use super::oracle::{ErrorKind, Grade};
 use super::{Prompt, World};
 use crate::error::{Error, Result};
 use crate::model::Llama;
@@ -30,6 +32,8 @@ use tch::Device;
 pub enum Form {
     /// DRIFT: improve a response the user complained about.
     Improve,
+    /// Self-rewarding: score a response on the 5-point additive rubric (evaluation fine-tuning).
+    Judge,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,15 +92,68 @@ pub fn improve_demo<R: Rng>(world: &World, x: &Prompt, max_prev_chars: usize, rn
     Some((improve_prompt(x, &bad, &feedback(g.error), max_prev_chars), better))
 }
 
+/// The 5-point additive rubric of the self-rewarding judge on the oracle's grade (Yuan et al.'s
+/// rubric made checkable): +1 the answer parses; +1 ≥ 50% of the items right; +1 ≥ 75%; +1 all
+/// right; +1 all right, every format skill met and no filler. 0 when it does not parse.
+pub fn rubric(g: &Grade) -> u8 {
+    if g.parsed.items.is_empty() {
+        return 0;
+    }
+    1 + u8::from(g.content >= 0.5) + u8::from(g.content >= 0.75) + u8::from(g.content >= 1.0) + u8::from(g.correct && g.fillers == 0)
+}
+
+/// The score token of a rubric value: `<S1>`..`<S5>` (0, an answer that does not parse, clamps to `<S1>`).
+pub fn score_token(points: u8) -> String {
+    format!("<S{}>", points.clamp(1, 5))
+}
+
+/// The judge prompt: `<judge> x <resp> y <score>` (the response clipped to `max_chars`).
+pub fn judge_prompt(x: &Prompt, y: &str, max_chars: usize) -> String {
+    format!("<judge>{}<resp>{}<score>", x.text(), clip(y, max_chars))
+}
+
+/// The responses EFT demonstrations are written about: the world's demonstration mixture shifted
+/// toward partly wrong, wrong and shirker answers, so that every rubric level comes up.
+pub fn judge_demo_mixture() -> DemoConfig {
+    DemoConfig { p_correct: 0.35, p_partial: 0.4, p_wrong: 0.25, p_closing: 0.3, p_verbose: 0.4, shirker_fraction: 0.15 }
+}
+
+/// `n` EFT demonstrations `(judge prompt, score token)` with the five score levels balanced (as
+/// many of each as the draws allow in `50·n` tries; the rest filled by whatever comes up).
+pub fn judge_demos<R: Rng>(world: &World, n: usize, max_chars: usize, rng: &mut R) -> Vec<(String, String)> {
+    let mix = judge_demo_mixture();
+    let per_level = n.div_ceil(5);
+    let mut counts = [0usize; 5];
+    let mut out = vec![];
+    let mut tries = 0;
+    while out.len() < n {
+        tries += 1;
+        let x = world.train_prompts(1, rng).remove(0);
+        let y = demonstrate(&x, &mix, rng).response;
+        let k = rubric(&world.oracle.grade(&x, &y)).clamp(1, 5);
+        if counts[k as usize - 1] < per_level || tries > 50 * n {
+            counts[k as usize - 1] += 1;
+            out.push((judge_prompt(&x, &y, max_chars), score_token(k)));
+        }
+    }
+    out
+}
+
 /// The extra fine-tuning data: per form `demos` form demonstrations, plus `demos` plain ones.
 pub fn forms_data(world: &World, base: &Base, cfg: &FormsConfig, seed: u64) -> Result<Vec<SftExample>> {
     let tok = &base.tok;
     let mut rng = super::rng(seed, "sft-forms-demos");
     let mut out = vec![];
     for form in &cfg.forms {
+        let start = out.len();
         match form {
+            Form::Judge => {
+                for (p, y) in judge_demos(world, cfg.demos, cfg.max_prev_chars, &mut rng) {
+                    out.push(SftExample { prompt: tok.encode_prompt(&p)?, response: tok.encode_response(&y)? });
+                }
+            }
             Form::Improve => {
-                while out.len() < cfg.demos {
+                while out.len() - start < cfg.demos {
                     let x = world.train_prompts(1, &mut rng).remove(0);
                     if let Some((p, y)) = improve_demo(world, &x, cfg.max_prev_chars, &mut rng) {
                         out.push(SftExample { prompt: tok.encode_prompt(&p)?, response: tok.encode_response(&y)? });
@@ -164,6 +221,23 @@ mod tests {
             }
         }
         assert!(n > 10, "only {n} of 60 prompts gave an improve demonstration");
+    }
+
+    #[test]
+    fn judge_demos_cover_every_level_and_score_by_the_rubric() {
+        let world = World::new(WorldConfig::default()).unwrap();
+        let tok = crate::world::tokenizer::WorldTokenizer::new().unwrap();
+        let demos = judge_demos(&world, 200, 56, &mut crate::world::rng(5, "t"));
+        assert_eq!(demos.len(), 200);
+        for k in 1..=5 {
+            let n = demos.iter().filter(|(_, y)| *y == format!("<S{k}>")).count();
+            assert!(n >= 30, "level {k}: {n} of 200");
+        }
+        for (p, y) in &demos {
+            assert!(p.starts_with("<judge>") && p.contains("<resp>") && p.ends_with("<score>"), "{p}");
+            assert_eq!(tok.encode(y).unwrap().len(), 1, "{y} is one token");
+            assert!(tok.encode_prompt(p).unwrap().len() + 2 <= 128, "{p} fits the tiny model's context");
+        }
     }
 
     #[test]
