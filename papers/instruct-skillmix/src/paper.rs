@@ -2,7 +2,11 @@
 //! released Instruct-SkillMix records, 15 epochs, effective batch 128, lr 2e-5, warm-up
 //! `int(0.03 · total)` steps then cosine to 0 at the end of *all* epochs, a checkpoint after every
 //! epoch, and the epoch chosen by a judge on the 100 held-out instructions. The recipe is a TOML
-//! (`configs/paper/*.toml`); `tests/paper_path.rs` runs this code on the tiny fixtures.
+//! (`configs/paper/*.toml`); [`run`] is the training loop with the judge as a closure,
+//! [`HeldoutJudge`] the paper's judge (AlpacaEval's `weighted_alpaca_eval_gpt4_turbo` through
+//! the project's OpenAI-compatible client, the held-out records' own outputs as the reference),
+//! and [`crate::paper_cli`] what `cargo xtask reproduce instruct-skillmix --scale paper` runs.
+//! `tests/paper_path.rs` runs this code on the tiny fixtures, the judge behind a local HTTP server.
 //!
 //! Token layout (torchtune `instruct_dataset` at the pinned commit), Llama-3: `<|begin_of_text|>`,
 //! the user turn (header, `"\n\n"`, the stripped Alpaca prompt, `<|eot_id|>`) masked; the
@@ -17,6 +21,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use shared::api::alpaca_judge::{AlpacaJudge, Comparison};
 use shared::model::generate::{generate, GenerateConfig};
 use shared::model::Pretrained;
 use shared::tokenize::Tokenizer;
@@ -109,6 +114,18 @@ pub struct Record {
     pub output: String,
 }
 
+impl Record {
+    /// The instruction as the model sees it: the `input` field, when there is one, follows after
+    /// a blank line (the released SDA records all have `input = ""`).
+    pub fn full_instruction(&self) -> String {
+        if self.input.trim().is_empty() {
+            self.instruction.clone()
+        } else {
+            format!("{}\n\n{}", self.instruction, self.input)
+        }
+    }
+}
+
 /// The step arithmetic of the run (spec "Step arithmetic").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Steps {
@@ -182,6 +199,24 @@ pub fn schedule(lr: f64, warmup: u64, total: u64) -> Schedule {
     Schedule::cosine(lr, ratio)
 }
 
+/// Where a recipe's records are: an existing file, or `owner/name[@revision]:file`, a file of a
+/// Hugging Face *dataset* repository read through the standard cache (downloaded unless
+/// `HF_HUB_OFFLINE` is set; [`shared::hub::dataset_file`]). Anything else is an error naming it.
+pub fn resolve_data(spec: &str) -> Result<PathBuf> {
+    let path = Path::new(spec);
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if let Some((repo, file)) = spec.split_once(':') {
+        let owner_name = repo.split('@').next().unwrap_or("");
+        let looks_hub = owner_name.matches('/').count() == 1 && !owner_name.starts_with(['.', '/', '~']) && !file.is_empty();
+        if looks_hub {
+            return shared::hub::dataset_file(repo, file).with_context(|| format!("the records {spec:?} (a file of the Hugging Face dataset {repo})"));
+        }
+    }
+    bail!("{spec} is not a file (nor `owner/name:file`, a file of a Hugging Face dataset)")
+}
+
 /// Read a JSON list of records; an error names the file and the record at fault.
 pub fn load_records(path: &Path) -> Result<Vec<Record>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}: point the recipe at the released JSON file", path.display()))?;
@@ -207,8 +242,7 @@ fn special(tok: &Tokenizer, name: &str) -> Result<i64> {
 /// One record as (masked prompt ids, trained response ids) in the recipe's layout, cut to
 /// `max_seq_len` (the last kept token becomes EOS).
 pub fn encode(tok: &Tokenizer, layout: Layout, r: &Record, max_seq_len: usize) -> Result<SftExample> {
-    let instruction = if r.input.trim().is_empty() { r.instruction.clone() } else { format!("{}\n\n{}", r.instruction, r.input) };
-    let prompt = alpaca_prompt(&instruction);
+    let prompt = alpaca_prompt(&r.full_instruction());
     let (mut p, mut y) = match layout {
         Layout::Llama3 => {
             let (sh, eh, eot) = (special(tok, "<|start_header_id|>")?, special(tok, "<|end_header_id|>")?, special(tok, "<|eot_id|>")?);
@@ -278,35 +312,104 @@ pub fn heldout_outputs(pre: &Pretrained, heldout: &[Record], d: &Decode, seed: u
     let tok = &pre.tokenizer;
     let mut out = vec![];
     for (i, r) in heldout.iter().enumerate() {
-        let mut ids = tok.encode(&eval_prompt(&r.instruction), false)?;
+        let mut ids = tok.encode(&eval_prompt(&r.full_instruction()), false)?;
         tok.ensure_bos(&mut ids);
         let g = GenerateConfig { max_new_tokens: d.max_new_tokens, temperature: d.temperature, top_p: d.top_p, stop_tokens: tok.stop_tokens(), seed: seed.wrapping_add(i as u64) };
         let y = tch::no_grad(|| generate(&pre.model, &[ids], tok.pad_id(), &g))?;
         let text = tok.decode(&y[0], true)?;
-        out.push(serde_json::json!({ "instruction": r.instruction, "output": text.trim(), "generator": generator }));
+        out.push(serde_json::json!({ "instruction": r.full_instruction(), "output": text.trim(), "generator": generator }));
     }
     Ok(out)
 }
 
+/// The paper's epoch judge: AlpacaEval's annotator ([`AlpacaJudge`], upstream's
+/// `weighted_alpaca_eval_gpt4_turbo` config and template over any OpenAI-compatible endpoint)
+/// comparing an epoch's held-out generations (`output_2`, the model side) with the held-out
+/// records' own GPT-4-Turbo outputs (`output_1`, the reference side). Each epoch's annotations
+/// are written in upstream's format to `<dir>/epoch-<e>/annotations.json`.
+pub struct HeldoutJudge<'a> {
+    pub judge: AlpacaJudge<'a>,
+    pub dir: PathBuf,
+}
+
+/// The `generator_1` of the reference side of the held-out comparisons.
+pub const REFERENCE: &str = "heldout_reference";
+
+impl HeldoutJudge<'_> {
+    /// The comparisons of one epoch, in held-out order; the outputs must be the held-out
+    /// records' generations in the same order (checked by instruction).
+    pub fn comparisons(outputs: &[serde_json::Value], refs: &[Record]) -> Result<Vec<Comparison>> {
+        if outputs.len() != refs.len() {
+            bail!("{} held-out generations for {} held-out records", outputs.len(), refs.len());
+        }
+        outputs
+            .iter()
+            .zip(refs)
+            .enumerate()
+            .map(|(i, (o, r))| {
+                let instruction = r.full_instruction();
+                if o["instruction"].as_str() != Some(instruction.as_str()) {
+                    bail!("held-out generation {i} is for {:?}, not for its record {:?}", o["instruction"], instruction);
+                }
+                Ok(Comparison {
+                    instruction,
+                    output_1: r.output.clone(),
+                    generator_1: REFERENCE.into(),
+                    output_2: o["output"].as_str().context("a held-out generation without an `output` string")?.to_string(),
+                    generator_2: o["generator"].as_str().unwrap_or("model").to_string(),
+                    dataset: "heldout".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Judge one epoch's generations; write the annotations; return the win rate (%) over the
+    /// judged rows (AlpacaEval's soft win rate, `shared::eval::winrate`).
+    pub fn win_rate(&self, epoch: usize, outputs: &[serde_json::Value], refs: &[Record]) -> Result<f64> {
+        let items = Self::comparisons(outputs, refs)?;
+        let ann = self.judge.annotate(&items).with_context(|| format!("judging the held-out generations of epoch {epoch} with {}", self.judge.model))?;
+        let path = self.dir.join(format!("epoch-{epoch}")).join("annotations.json");
+        shared::io::write_json(&path, &ann)?;
+        let prefs: Vec<Option<f64>> = ann.iter().map(|a| a["preference"].as_f64()).collect();
+        if prefs.iter().all(Option::is_none) {
+            bail!("the judge {} gave no preference for any of the {} held-out generations of epoch {epoch} (neither `m` nor `M` among its top log-probs; {})", self.judge.model, prefs.len(), path.display());
+        }
+        Ok(shared::eval::winrate::win_rate(&prefs).with_context(|| format!("the preferences in {}", path.display()))?.win_rate)
+    }
+}
+
 /// Train epoch by epoch, saving each epoch's weights and held-out outputs under `dir/epoch-<e>/`,
 /// ask `judge(epoch, outputs, references)` for the held-out win rate (%), and load the best
-/// epoch's weights into `pre`. At paper scale the judge is AlpacaEval's
-/// `weighted_alpaca_eval_gpt4_turbo` with the held-out records' own outputs as the reference.
+/// epoch's weights into `pre`. Rerun in the same `dir`, it resumes: epochs already saved are
+/// judged again without training, the rest train on from the engine's checkpoint. At paper scale the judge is [`HeldoutJudge::win_rate`].
+/// The recipe's `train_data` and `heldout_data` are read through [`resolve_data`].
 pub fn run(pre: &mut Pretrained, recipe: &Recipe, dir: &Path, judge: &mut dyn FnMut(usize, &[serde_json::Value], &[Record]) -> Result<f64>) -> Result<PaperRun> {
-    let train = load_records(Path::new(&recipe.train_data))?;
-    let heldout = load_records(Path::new(&recipe.heldout_data))?;
+    let train = load_records(&resolve_data(&recipe.train_data).context("the training records (recipe `train_data`)")?)?;
+    let heldout = load_records(&resolve_data(&recipe.heldout_data).context("the held-out records (recipe `heldout_data`)")?)?;
     let data = train.iter().map(|r| encode(&pre.tokenizer, recipe.layout, r, recipe.max_seq_len)).collect::<Result<Vec<_>>>()?;
     let cfg = recipe.train_config(data.len())?;
     let s = recipe.steps(data.len());
     let mut wr = vec![];
+    // A rerun in the same folder (after a judge failure, say) takes the leading epochs that have
+    // weights and generations as they are and judges them again; the first epoch without them
+    // trains on from the engine's checkpoint, which is then at most that epoch's last step.
+    let mut earlier = true;
     for e in 1..=recipe.epochs as u64 {
-        let c = SftConfig { train: TrainConfig { max_steps: Some(e * s.per_epoch), ..cfg.clone() }, loss_norm: LossNorm::MicroMean };
-        sft::train(&pre.model, &mut pre.vs, &data, pre.tokenizer.pad_id(), &c, &dir.join("train"))?;
         let ed = dir.join(format!("epoch-{e}"));
-        std::fs::create_dir_all(&ed).with_context(|| format!("creating {}", ed.display()))?;
-        shared::model::weights::save(&pre.vs, &ed.join("model.safetensors"))?;
-        let outs = heldout_outputs(pre, &heldout, &recipe.select, recipe.seed, &format!("epoch-{e}"))?;
-        shared::io::write_json(&ed.join("heldout_outputs.json"), &outs)?;
+        let (weights, outputs) = (ed.join("model.safetensors"), ed.join("heldout_outputs.json"));
+        earlier &= weights.is_file() && outputs.is_file();
+        let outs: Vec<serde_json::Value> = if earlier {
+            eprintln!("    epoch {e}: trained and generated by an earlier run ({})", ed.display());
+            shared::io::read_json(&outputs)?
+        } else {
+            let c = SftConfig { train: TrainConfig { max_steps: Some(e * s.per_epoch), ..cfg.clone() }, loss_norm: LossNorm::MicroMean };
+            sft::train(&pre.model, &mut pre.vs, &data, pre.tokenizer.pad_id(), &c, &dir.join("train"))?;
+            std::fs::create_dir_all(&ed).with_context(|| format!("creating {}", ed.display()))?;
+            shared::model::weights::save(&pre.vs, &weights)?;
+            let outs = heldout_outputs(pre, &heldout, &recipe.select, recipe.seed, &format!("epoch-{e}"))?;
+            shared::io::write_json(&outputs, &outs)?;
+            outs
+        };
         let w = judge(e as usize, &outs, &heldout)?;
         eprintln!("    epoch {e}: held-out win rate {w:.2}%");
         wr.push(w);
