@@ -7,8 +7,9 @@
 //! cycled query types, held-out pairs, shirkers, the partial-oracle baseline), then [`pipeline`]
 //! (one seed: every condition fine-tuned through the shared SFT step with held-out epoch
 //! selection), [`tables`] (claims over seeds, the data-size plot), [`published`] (what the
-//! mirrored AlpacaEval artifacts let us recompute) and [`paper`] (the paper-scale recipe: Alpaca
-//! template, Llama-3 token layout, 15 epochs with per-epoch held-out selection).
+//! mirrored AlpacaEval artifacts let us recompute), [`paper`] (the paper-scale recipe: Alpaca
+//! template, Llama-3 token layout, 15 epochs with per-epoch held-out selection by AlpacaEval's
+//! annotator) and [`paper_cli`] (`--scale paper`: the options, the checks before training, the run).
 //!
 //! ```
 //! use instruct_skillmix::catalogue::{Instruction, Query, Skill};
@@ -22,6 +23,7 @@ pub mod catalogue;
 pub mod config;
 pub mod oracle;
 pub mod paper;
+pub mod paper_cli;
 pub mod pipeline;
 pub mod published;
 pub mod tables;
@@ -67,16 +69,12 @@ mod driver {
             tables::save_all(cfg, outs, out, info)
         }
         fn paper_scale_note() -> String {
-            "the paper-scale run needs a GPU (4 x H100 in the paper), the gated meta-llama/Meta-Llama-3-8B, the released SkillMix records and an AlpacaEval judge; the same code path runs on the tiny fixtures in papers/instruct-skillmix/tests/paper_path.rs".into()
+            "the paper-scale run needs the base model (meta-llama/Meta-Llama-3-8B is gated; --model takes a folder or hub id), the released SkillMix records (--train-data, --heldout-data) and an OpenAI-compatible AlpacaEval judge (--judge-url); `--dry-run` prints the plan; the same code path runs on the tiny fixtures in papers/instruct-skillmix/tests/paper_path.rs".into()
         }
-        fn paper_scale(args: &RunArgs, config: &Path) -> anyhow::Result<()> {
-            let path = if config.exists() { config.to_path_buf() } else { config.with_file_name("paper").join("llama-3-8b-sda-4k.toml") };
-            let r = paper::Recipe::load(&path)?;
-            println!("== instruct-skillmix, paper scale; recipe {}\n{}", path.display(), r.plan());
-            if args.dry_run {
-                return Ok(());
-            }
-            anyhow::bail!("{}", Self::paper_scale_note())
+        /// `--scale paper` with the recipe's defaults (the binary's own `main` passes the
+        /// paper-scale options: [`paper_cli::PaperArgs`]).
+        fn paper_scale(args: &RunArgs, _config: &Path) -> anyhow::Result<()> {
+            paper_cli::main(args, &paper_cli::PaperArgs::default())
         }
     }
 }
