@@ -3,15 +3,32 @@
 //! (`tests/fixtures/`): the Alpaca template in the Llama-3 token layout (user turn masked,
 //! assistant header + output + `<|eot_id|>` trained), truncation with EOS, the step arithmetic
 //! and warm-up rule, SFT epoch by epoch on the shared engine with the per-micro-batch loss, a
-//! checkpoint and held-out generations per epoch, the epoch chosen by the judge (a deterministic
-//! stand-in here: the AlpacaEval annotator is an API), and the chosen weights loaded back.
+//! checkpoint and held-out generations per epoch, the epoch chosen by the judge, and the chosen
+//! weights loaded back.
+//!
+//! The judge: first a closure (the library's contract), then the binary's `--scale paper` with
+//! AlpacaEval's annotator (`AlpacaJudge` through the project's OpenAI-compatible client) talking
+//! HTTP to a judge on 127.0.0.1 whose preferences the test can recompute; and the errors the
+//! binary gives when the judge, the data or the annotator config is missing.
 
 use instruct_skillmix::config::config_dir;
 use instruct_skillmix::paper::{alpaca_prompt, encode, load_records, run, schedule, Layout, Recipe, Steps};
+use shared::api::server::{invalid, Backend, Job, ServeConfig, Server, Work};
+use shared::api::template::{prompt_to_chatml, unfill};
+use shared::api::types::*;
+use shared::api::world_judge::alpaca_configs_dir;
 use shared::model::Pretrained;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+fn recipe_path() -> PathBuf {
+    config_dir().join("paper").join("test").join("tiny-llama.toml")
+}
 
 fn recipe() -> Recipe {
-    Recipe::load(&config_dir().join("paper").join("test").join("tiny-llama.toml")).unwrap()
+    Recipe::load(&recipe_path()).unwrap()
 }
 
 #[test]
@@ -85,4 +102,209 @@ fn paper_recipe_trains_epoch_by_epoch_and_keeps_the_judges_best_epoch() {
     shared::model::weights::load_into(&last.vs, &[dir.path().join("epoch-3/model.safetensors")], &[]).unwrap();
     let moved = a.iter().map(|(k, t)| (t - &last.vs.variables()[k]).abs().max().double_value(&[])).fold(0.0, f64::max);
     assert!(moved > 0.0, "epoch 3 differs from epoch 2");
+}
+
+/// A judge's private score of a text (a byte hash spread over [0, 5]); the judge prefers the
+/// higher-scored of the two outputs with P = sigmoid(score(first) - score(second)).
+fn score(text: &str) -> f64 {
+    let h = text.bytes().fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    (h % 101) as f64 / 20.0
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// An OpenAI-compatible judge: reads the two outputs back out of the AlpacaEval prompt and answers
+/// one token with the top log-probs of `m` (the first output shown is better) and `M`.
+struct ScoreJudge {
+    user_template: String,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Backend for ScoreJudge {
+    fn models(&self) -> Vec<String> {
+        vec!["test-judge".into()]
+    }
+    fn run(&mut self, jobs: Vec<Job>) {
+        for job in jobs {
+            let Work::Chat(c) = &job.work else { job.fail(400, invalid("chat only", None)); continue };
+            let user = c.messages.last().and_then(|m| m.text()).unwrap_or_default();
+            let Some(f) = unfill(&self.user_template, &["{instruction}", "{output_1}", "{output_2}"], &user) else {
+                job.fail(400, invalid("not an AlpacaEval prompt", None));
+                continue;
+            };
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let p = sigmoid(score(&f[1].1) - score(&f[2].1));
+            let tops = vec![TopLogprob { token: "m".into(), logprob: p.ln(), bytes: None }, TopLogprob { token: "M".into(), logprob: (1.0 - p).ln(), bytes: None }];
+            let r = ChatResponse {
+                id: "x".into(),
+                object: "chat.completion".into(),
+                created: 0,
+                model: c.model.clone(),
+                choices: vec![ChatChoice {
+                    index: 0,
+                    message: ResponseMessage { role: "assistant".into(), content: Some("m".into()) },
+                    logprobs: Some(ChatLogprobs { content: Some(vec![TokenLogprob { token: "m".into(), logprob: p.ln(), bytes: None, top_logprobs: tops }]) }),
+                    finish_reason: Some("length".into()),
+                }],
+                usage: Some(Usage { prompt_tokens: 100, completion_tokens: 1, total_tokens: 101 }),
+            };
+            job.answer(200, serde_json::to_value(r).unwrap());
+        }
+    }
+}
+
+/// Upstream's annotator config and template when the data folder has them (`cargo xtask fetch
+/// alpaca_eval_annotator`; `cargo xtask test` does), else a stand-in written in upstream's layout
+/// (same keys, a shorter ChatML template) so the test runs without PyPI.
+fn annotator_configs(tmp: &Path) -> (PathBuf, &'static str) {
+    if let Some(d) = shared::io::data_root() {
+        let dir = alpaca_configs_dir(&d);
+        if dir.join("weighted_alpaca_eval_gpt4_turbo/configs.yaml").is_file() {
+            return (dir, "upstream's");
+        }
+    }
+    let dir = tmp.join("evaluators_configs");
+    std::fs::create_dir_all(dir.join("weighted_alpaca_eval_gpt4_turbo")).unwrap();
+    std::fs::create_dir_all(dir.join("alpaca_eval_clf_gpt4_turbo")).unwrap();
+    std::fs::write(
+        dir.join("weighted_alpaca_eval_gpt4_turbo/configs.yaml"),
+        "weighted_alpaca_eval_gpt4_turbo:\n  prompt_template: \"alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt\"\n  fn_completions: \"openai_completions\"\n  completions_kwargs:\n    model_name: \"gpt-4-1106-preview\"\n    max_tokens: 1\n    temperature: 1\n    logprobs: true\n    top_logprobs: 5\n  fn_completion_parser: \"logprob_parser\"\n  completion_parser_kwargs:\n    numerator_token: \"m\"\n    denominator_tokens: [\"m\", \"M\"]\n    is_binarize: false\n  batch_size: 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt"),
+        "<|im_start|>system\nYou compare two answers to one instruction.\n<|im_end|>\n<|im_start|>user\n## Instruction\n\n{instruction}\n\n## Model m\n\n{output_1}\n\n## Model M\n\n{output_2}\n\nAnswer m or M.\n<|im_end|>\n",
+    )
+    .unwrap();
+    (dir, "a stand-in in upstream's layout")
+}
+
+fn binary() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_instruct-skillmix"));
+    c.env("REPRO_QUIET", "1");
+    c
+}
+
+#[test]
+fn paper_scale_judges_every_epoch_through_the_alpacaeval_annotator_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (configs, which) = annotator_configs(tmp.path());
+    eprintln!("annotator config: {which} ({})", configs.display());
+    let template = std::fs::read_to_string(configs.join("alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt")).unwrap();
+    let user_template = prompt_to_chatml(&template).unwrap().into_iter().filter_map(|m| m.text()).find(|t| t.contains("{instruction}")).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let server = Server::start(ServeConfig { addr: "127.0.0.1:0".into(), ..Default::default() }, Box::new(ScoreJudge { user_template, calls: calls.clone() })).unwrap();
+    let (run_dir, out) = (tmp.path().join("run"), tmp.path().join("out"));
+    let run_paper = || {
+        let o = binary()
+            .args(["--scale", "paper", "--recipe", recipe_path().to_str().unwrap(), "--judge-url", &server.url(), "--judge-model", "test-judge", "--api-key-env", "REPRO_TEST_NO_KEY"])
+            .arg("--annotator-configs")
+            .arg(&configs)
+            .arg("--run-dir")
+            .arg(&run_dir)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+        eprintln!("{stdout}");
+        stdout
+    };
+    let stdout = run_paper();
+
+    // Recompute every epoch's held-out win rate from what the run saved: the model's generation
+    // against the held-out record's own output, scored by the judge's rule.
+    let heldout = load_records(Path::new(&recipe().heldout_data)).unwrap();
+    let mut want = vec![];
+    let mut distinct = std::collections::BTreeSet::new();
+    for e in 1..=3 {
+        let ed = run_dir.join(format!("epoch-{e}"));
+        assert!(ed.join("model.safetensors").is_file());
+        let outs: Vec<serde_json::Value> = shared::io::read_json(&ed.join("heldout_outputs.json")).unwrap();
+        let ann: Vec<serde_json::Value> = shared::io::read_json(&ed.join("annotations.json")).unwrap();
+        assert_eq!((outs.len(), ann.len()), (3, 3));
+        let mut ys = vec![];
+        for ((o, a), r) in outs.iter().zip(&ann).zip(&heldout) {
+            let model = o["output"].as_str().unwrap();
+            let y = sigmoid(score(model) - score(&r.output));
+            // Upstream's record: the reference is output_1, the epoch's generation output_2, and
+            // the preference (swap undone) is 1 + P(generation better).
+            assert_eq!((a["output_1"].as_str(), a["output_2"].as_str(), a["generator_2"].as_str()), (Some(r.output.as_str()), Some(model), Some(format!("epoch-{e}").as_str())));
+            assert_eq!(a["annotator"], "weighted_alpaca_eval_gpt4_turbo");
+            let got = a["preference"].as_f64().unwrap() - 1.0;
+            assert!((got - y).abs() < 1e-9, "epoch {e}, {:?}: preference {got} vs {y} (switched: {})", r.instruction, a["is_switched_outputs"]);
+            ys.push(y);
+            distinct.insert((r.instruction.clone(), model.to_string()));
+        }
+        want.push(100.0 * ys.iter().sum::<f64>() / ys.len() as f64);
+    }
+    // One HTTP call per distinct comparison (a repeated one comes from the client's cache).
+    assert_eq!(calls.load(Ordering::SeqCst), distinct.len());
+    let summary: serde_json::Value = shared::io::read_json(&out.join("tiny-llama.json")).unwrap();
+    let got: Vec<f64> = summary["heldout_win_rate"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(got.len(), 3);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-9, "win rates {got:?} vs recomputed {want:?}");
+    }
+    assert!(want.iter().any(|w| (w - want[0]).abs() > 1e-6), "every epoch scored the same ({want:?}): the selection would be vacuous");
+    let best = instruct_skillmix::paper::select_epoch(&want).unwrap();
+    assert_eq!(summary["best_epoch"].as_u64(), Some(best as u64), "{summary}");
+    assert_eq!(summary["best_weights"].as_str().map(PathBuf::from), Some(run_dir.join(format!("epoch-{best}/model.safetensors"))));
+    assert_eq!((summary["steps"].as_u64(), summary["judge_model"].as_str()), (Some(6), Some("test-judge")));
+    assert!(stdout.contains(&format!("chosen epoch {best} of 3")), "{stdout}");
+
+    // A rerun in the same folder resumes: no training step, no judge call (the client's cache),
+    // the same win rates and choice.
+    let (sent, log) = (calls.load(Ordering::SeqCst), std::fs::read_to_string(run_dir.join("train/metrics.csv")).unwrap());
+    run_paper();
+    server.shutdown();
+    assert_eq!(calls.load(Ordering::SeqCst), sent);
+    assert_eq!(std::fs::read_to_string(run_dir.join("train/metrics.csv")).unwrap(), log);
+    let again: serde_json::Value = shared::io::read_json(&out.join("tiny-llama.json")).unwrap();
+    assert_eq!((&again["heldout_win_rate"], &again["best_epoch"]), (&summary["heldout_win_rate"], &summary["best_epoch"]));
+}
+
+#[test]
+fn paper_scale_names_every_missing_piece_instead_of_panicking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = recipe_path();
+    // No judge, no held-out file, no annotator config: one error naming all three, exit 1.
+    let o = binary()
+        .args(["--scale", "paper", "--recipe", recipe.to_str().unwrap(), "--heldout-data", "nope/ism_sda_heldout_k2_100.json"])
+        .arg("--annotator-configs")
+        .arg(tmp.path())
+        .arg("--run-dir")
+        .arg(tmp.path().join("run"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for want in ["cannot start", "a judge endpoint", "--judge-url", "nope/ism_sda_heldout_k2_100.json", "--heldout-data FILE", "cargo xtask fetch alpaca_eval_annotator"] {
+        assert!(err.contains(want), "{want:?} not in: {err}");
+    }
+    assert!(!err.contains("--train-data FILE"), "the training records are there: {err}");
+    assert!(!tmp.path().join("run/epoch-1").exists(), "nothing trained");
+    // A judge that does not answer: named before the model is loaded.
+    let (configs, _) = annotator_configs(tmp.path());
+    let o = binary()
+        .args(["--scale", "paper", "--recipe", recipe.to_str().unwrap(), "--judge-url", "http://127.0.0.1:1/v1", "--api-key-env", "REPRO_TEST_NO_KEY"])
+        .arg("--annotator-configs")
+        .arg(&configs)
+        .arg("--run-dir")
+        .arg(tmp.path().join("run"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("http://127.0.0.1:1/v1 does not answer GET /models") && !err.contains("loading"), "{err}");
+    // --dry-run prints the plan without any of them; paper options at mini scale are an error.
+    let o = binary().args(["--scale", "paper", "--dry-run"]).output().unwrap();
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && plan.contains("meta-llama/Meta-Llama-3-8B") && plan.contains("not configured (--judge-url URL)"), "{plan}");
+    let o = binary().args(["--scale", "smoke", "--judge-url", "http://127.0.0.1:1/v1"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("apply to --scale paper only"));
 }
