@@ -1,33 +1,59 @@
-//! The paper-scale config (spec "Hyperparameters (paper scale)") and the judge interface it needs.
+//! Temporal Self-Rewarding at paper scale through the same annotator as the miniature
+//! ([`crate::pipeline::TsrAnnotator`] on the shared on-policy loop, the shared `Dpo`): a Hugging
+//! Face checkpoint `M_0` (hub id or folder), the iteration prompts (JSONL, `{"prompt": ...}`),
+//! the chat template, and the self-judge through the judge prompt template
+//! (`configs/paper/judge_prompt.txt`, placeholders `{question}` and `{response}`; our paraphrase of
+//! Yuan et al.'s 5-point additive rubric, as the spec asks: the temporal paper released nothing to
+//! pin at a commit). [`PaperSetting`] implements [`Setting`].
 //!
-//! **Built:** the config (base model, IFT/EFT/iteration data, K, judge, sampling, DPO, SFT,
-//! iterations, evaluation), its validation, the judge prompt as a template file with `{question}`
-//! and `{response}` placeholders (our paraphrase of Yuan et al.'s 5-point additive rubric; the spec
-//! forbids copying it verbatim, and no upstream file of the temporal paper exists to pin), and the
-//! `Score: <n>` parser with its averaging (unparseable judgments dropped).
+//! Judge modes: `generate` (paper-faithful: `judgments` sampled judgments at T / top-p, the score
+//! parsed from `Score: <n>`, unparseable ones dropped, the rest averaged); `sampled` / `expected`
+//! (the assistant turn is opened with `Score: ` and the next-token distribution over the digits
+//! 1–5 is read, as the miniature reads `<S1>`..`<S5>`: no justification is written first).
 //!
-//! **Not built yet:** the paper-scale run itself (chat-template sampling of K responses, judging as
-//! text generation through the template, the same [`crate::select`] rules, the same shared
-//! on-policy loop). The miniature's [`crate::pipeline::TsrAnnotator`] is where it plugs in; see the
-//! README, "What is not built".
+//! **Not built:** `M_0 = SFT(M_b, IFT ∪ EFT)` (the IFT/EFT data preparation from OpenAssistant and
+//! UltraFeedback and the GPT-4o EFT judgments); this path starts from an `M_0` checkpoint and a
+//! prepared prompt file. Dropout 0.1 (Self-Rewarding's default) is not modelled.
 
+use crate::config::Kind;
+use crate::judge::{read, JudgeConfig, JudgeMode, Reading};
+use crate::pipeline::{EvalOut, Setting, TsrAnnotator};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use shared::hub;
+use shared::model::generate::GenerateConfig;
+use shared::model::{Llama, LlamaConfig};
+use shared::objectives::dpo::Dpo;
+use shared::tokenize::chat::{ChatTemplate, Message};
+use shared::tokenize::Tokenizer;
+use shared::train::hf_args::HfTrainArgs;
+use shared::train::iterate::{self, IterateConfig, Reference};
+use shared::train::onpolicy::sample_groups;
+use shared::train::TrainConfig;
+use std::path::{Path, PathBuf};
+use tch::nn::VarStore;
+use tch::{Device, Kind as DType};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaperConfig {
     pub setting: String,
-    /// The pretrained base `M_b` (hub id or folder); `M_0 = SFT(M_b, IFT ∪ EFT)`.
+    /// The pretrained base `M_b` of the paper (documentation: the SFT stage is not built here).
     pub base_model: String,
+    /// `M_0` (hub id or folder): the SFT model every method starts from.
+    pub start_model: String,
     pub chat_template: String,
+    /// The iteration prompts, JSONL with a `prompt` field (relative paths from the config's folder),
+    /// split into `data.chunks` equal chunks, chunk i for iteration i.
+    pub prompts: String,
     pub data: Data,
     /// K samples per model per prompt (paper: 7).
     pub samples: usize,
     pub judge: Judge,
     pub sampling: Sampling,
-    pub dpo: Dpo,
+    pub objective: Dpo,
+    pub learning_rate: f64,
+    pub train: HfTrainArgs,
     pub sft: Sft,
     pub iterations: Iterations,
     /// Flat groups (pitfall 10): may Phase 2 keep a prompt Phase 1 dropped?
@@ -39,7 +65,7 @@ pub struct PaperConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Data {
-    /// Hub dataset ids of the IFT seed and the EFT source (paper Sec. 4).
+    /// Hub dataset ids of the IFT seed and the EFT source (paper Sec. 4; documentation).
     pub ift: Vec<String>,
     pub eft_source: String,
     pub eft_examples: usize,
@@ -47,17 +73,28 @@ pub struct Data {
     pub chunks: usize,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaperJudgeMode {
+    Generate,
+    Sampled,
+    Expected,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Judge {
-    /// `self` (the current model) or a hub id (AutoJ in the robustness study).
+    /// `self` (the current model); an external judge (AutoJ) is not built.
     pub model: String,
     /// The judge prompt template (relative paths from the config's folder).
     pub prompt: String,
+    pub mode: PaperJudgeMode,
     pub judgments: usize,
     pub temperature: f64,
     pub top_p: f64,
     pub max_new_tokens: usize,
+    /// Prompts per generation call / rows per forward pass.
+    pub batch: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -66,19 +103,7 @@ pub struct Sampling {
     pub temperature: f64,
     pub top_p: f64,
     pub max_new_tokens: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Dpo {
-    pub beta: f64,
-    pub learning_rate: f64,
-    pub final_learning_rate: f64,
-    pub batch_size: usize,
-    pub dropout: f64,
-    pub epochs: usize,
-    /// Summed log-probs (standard DPO) unless true (the lucidrains reimplementation's mean).
-    pub length_normalised: bool,
+    pub batch: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -94,21 +119,23 @@ pub struct Sft {
 pub struct Iterations {
     pub self_rewarding: usize,
     pub temporal: usize,
+    pub past_only: usize,
 }
 
 impl PaperConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let mut cfg: PaperConfig = shared::io::read_toml(path)?;
-        shared::io::rebase_relative(path, &mut [&mut cfg.judge.prompt]);
+        shared::io::rebase_relative(path, &mut [&mut cfg.judge.prompt, &mut cfg.prompts, &mut cfg.start_model]);
         cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.samples < 2 || self.judge.judgments == 0 {
-            bail!("samples ≥ 2 and judge.judgments ≥ 1");
+        if self.samples < 2 || self.judge.judgments == 0 || self.data.chunks == 0 {
+            bail!("samples ≥ 2, judge.judgments ≥ 1, data.chunks ≥ 1");
         }
-        if self.iterations.temporal == 0 || self.iterations.self_rewarding == 0 || self.iterations.self_rewarding.max(self.iterations.temporal) > self.data.chunks {
+        let its = &self.iterations;
+        if its.temporal == 0 || its.self_rewarding == 0 || its.past_only == 0 || its.self_rewarding.max(its.temporal).max(its.past_only) > self.data.chunks {
             bail!("iterations must lie in 1..=data.chunks");
         }
         for (n, t, p) in [("sampling", self.sampling.temperature, self.sampling.top_p), ("judge", self.judge.temperature, self.judge.top_p)] {
@@ -116,8 +143,13 @@ impl PaperConfig {
                 bail!("{n}: temperature > 0 and top_p in (0, 1]");
             }
         }
-        if !(self.dpo.beta > 0.0 && self.dpo.learning_rate > 0.0) {
-            bail!("dpo: beta and learning_rate must be > 0");
+        if self.judge.model != "self" {
+            bail!("judge.model: only \"self\" is built (an external AutoJ judge is not)");
+        }
+        self.objective.validate()?;
+        self.train.validate()?;
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            bail!("learning_rate must be > 0");
         }
         let t = self.judge_template()?;
         if !t.contains("{question}") || !t.contains("{response}") {
@@ -128,6 +160,11 @@ impl PaperConfig {
 
     pub fn judge_template(&self) -> Result<String> {
         std::fs::read_to_string(&self.judge.prompt).with_context(|| format!("reading the judge prompt {}", self.judge.prompt))
+    }
+
+    /// Each DPO run's engine config (Hugging Face Trainer semantics, `shared::train::hf_args`).
+    pub fn train_config(&self) -> TrainConfig {
+        self.train.at(self.learning_rate, self.seed)
     }
 }
 
@@ -144,6 +181,172 @@ pub fn parse_score(judgment: &str) -> Option<f64> {
     let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     let v: f64 = num.trim_end_matches('.').parse().ok()?;
     (0.0..=5.0).contains(&v).then_some(v)
+}
+
+/// The iteration prompts of a JSONL file (`{"prompt": "..."}` per line).
+pub fn load_prompts(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the prompts {}", path.display()))?;
+    let mut out = vec![];
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not JSON", path.display(), i + 1))?;
+        out.push(v["prompt"].as_str().with_context(|| format!("{} line {}: no \"prompt\" string", path.display(), i + 1))?.to_string());
+    }
+    anyhow::ensure!(!out.is_empty(), "{}: no prompts", path.display());
+    Ok(out)
+}
+
+/// The paper scale as the annotator sees it.
+pub struct PaperSetting<'a> {
+    pub cfg: &'a PaperConfig,
+    pub tok: Tokenizer,
+    pub vs0: VarStore,
+    pub m0: Llama,
+    /// Per chunk: the questions and their chat-template prompt ids.
+    pub questions: Vec<Vec<String>>,
+    pub chunk_ids: Vec<Vec<Vec<i64>>>,
+    pub template: String,
+    pub train: TrainConfig,
+    /// The ids of the digits 1–5 (the reading modes).
+    pub digit_ids: [i64; 5],
+    pub tok_id: String,
+}
+
+impl PaperSetting<'_> {
+    /// The judge turn's prompt ids: the judge prompt as one user message, the assistant turn open
+    /// (and, in the reading modes, started with `Score: `).
+    fn judge_ids(&self, question: &str, response: &str) -> shared::Result<Vec<i64>> {
+        let user = crate::paper::render_judge_prompt(&self.template, question, response);
+        let mut text = String::new();
+        text.push_str(&self.tok.chat.as_ref().ok_or_else(|| shared::Error::invalid("tokenizer", "no chat template"))?.render(&[Message::user(user)], true)?);
+        if self.cfg.judge.mode != PaperJudgeMode::Generate {
+            text.push_str("Score: ");
+        }
+        self.tok.encode(&text, false)
+    }
+}
+
+impl Setting for PaperSetting<'_> {
+    fn prompt_ids(&self, t: usize) -> &[Vec<i64>] {
+        &self.chunk_ids[t]
+    }
+    fn pad(&self) -> i64 {
+        self.tok.pad_id()
+    }
+    fn gen(&self, seed: u64) -> GenerateConfig {
+        let s = &self.cfg.sampling;
+        GenerateConfig { max_new_tokens: s.max_new_tokens, temperature: s.temperature, top_p: s.top_p, stop_tokens: self.tok.stop_tokens(), seed }
+    }
+    fn samples(&self) -> usize {
+        self.cfg.samples
+    }
+    fn prompts_per_batch(&self) -> usize {
+        self.cfg.sampling.batch
+    }
+    fn judge(&self, judge: &Llama, t: usize, groups: &[Vec<Vec<i64>>], rng: &mut rand_chacha::ChaCha8Rng) -> shared::Result<Vec<Vec<Option<f64>>>> {
+        let j = &self.cfg.judge;
+        let mut contexts = vec![];
+        for (q, g) in self.questions[t].iter().zip(groups) {
+            for y in g {
+                contexts.push(self.judge_ids(q, &self.tok.decode(y, true)?)?);
+            }
+        }
+        let flat: Vec<Option<f64>> = match j.mode {
+            PaperJudgeMode::Generate => {
+                use rand::Rng;
+                let gen = GenerateConfig { max_new_tokens: j.max_new_tokens, temperature: j.temperature, top_p: j.top_p, stop_tokens: self.tok.stop_tokens(), seed: rng.gen() };
+                let outs = sample_groups(judge, &contexts, self.tok.pad_id(), j.judgments, j.batch, &gen)?;
+                outs.iter().map(|js| Ok(crate::judge::average(&js.iter().map(|o| Ok(parse_score(&self.tok.decode(o, true)?))).collect::<shared::Result<Vec<_>>>()?))).collect::<shared::Result<_>>()?
+            }
+            PaperJudgeMode::Sampled | PaperJudgeMode::Expected => {
+                let mode = if j.mode == PaperJudgeMode::Sampled { JudgeMode::Sampled } else { JudgeMode::Expected };
+                let jc = JudgeConfig { mode, judgments: j.judgments, temperature: j.temperature, batch: j.batch, max_response_chars: usize::MAX };
+                let readings: Vec<Reading> = read(judge, &contexts, &self.digit_ids, j.temperature, self.tok.pad_id(), j.batch)?;
+                readings.iter().map(|r| r.score(&jc, rng)).collect()
+            }
+        };
+        let mut it = flat.into_iter();
+        Ok(groups.iter().map(|g| g.iter().map(|_| it.next().flatten()).collect()).collect())
+    }
+    fn oracle(&self, _t: usize, _p: usize, _y: &[i64]) -> Option<(f64, f64)> {
+        None
+    }
+    fn initial(&self) -> (&VarStore, &Llama) {
+        (&self.vs0, &self.m0)
+    }
+    fn objective(&self) -> &Dpo {
+        &self.cfg.objective
+    }
+    fn train(&self) -> &TrainConfig {
+        &self.train
+    }
+    fn phase2_rescues(&self) -> bool {
+        self.cfg.phase2_rescues
+    }
+    fn seed(&self) -> u64 {
+        self.cfg.seed
+    }
+    fn tokenizer_id(&self) -> &str {
+        &self.tok_id
+    }
+    fn evaluate(&self, _policy: &Llama) -> shared::Result<Option<EvalOut>> {
+        Ok(None)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaperSummary {
+    pub setting: String,
+    /// Per method: per iteration, the data statistics and the training summary.
+    pub methods: Vec<(String, Vec<serde_json::Value>)>,
+    pub out_dir: PathBuf,
+}
+
+/// Run Self-Rewarding, Temporal and Past-only from `M_0` (each in `out_dir/<method>/`, resumable).
+pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSummary> {
+    cfg.validate()?;
+    shared::device::seed_torch(cfg.seed);
+    let source = hub::resolve(&cfg.start_model)?;
+    let config = LlamaConfig::from_file(source.file("config.json")?)?;
+    let mut tok = Tokenizer::from_source(&source)?;
+    tok.check_fits(config.vocab_size)?;
+    let (bos, eos) = (tok.bos_token.clone().unwrap_or_default(), tok.eos_token.clone().unwrap_or_default());
+    tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?);
+    let mut vs0 = VarStore::new(device);
+    if device.is_cuda() && cfg.dtype == "bf16" {
+        vs0.set_kind(DType::BFloat16);
+    }
+    let m0 = Llama::new(&vs0.root(), &config)?;
+    shared::model::weights::load_into(&vs0, &source.weight_files()?, &[]).with_context(|| format!("loading the weights of {}", source.describe()))?;
+    let prompts = load_prompts(Path::new(&cfg.prompts))?;
+    let per = prompts.len() / cfg.data.chunks;
+    anyhow::ensure!(per > 0, "{} prompts for {} chunks", prompts.len(), cfg.data.chunks);
+    let questions: Vec<Vec<String>> = prompts.chunks(per).take(cfg.data.chunks).map(<[String]>::to_vec).collect();
+    let chunk_ids = questions.iter().map(|c| c.iter().map(|q| tok.encode_chat(&[Message::user(q.clone())], true)).collect::<shared::Result<Vec<_>>>()).collect::<shared::Result<Vec<_>>>()?;
+    let digit = |d: &str| -> Result<i64> {
+        let ids = tok.encode(d, false)?;
+        anyhow::ensure!(ids.len() == 1, "the digit {d} is {} tokens; the reading judge modes need one", ids.len());
+        Ok(ids[0])
+    };
+    let digit_ids = [digit("1")?, digit("2")?, digit("3")?, digit("4")?, digit("5")?];
+    let template = cfg.judge_template()?;
+    let tok_id = format!("{}|{}", source.describe(), cfg.chat_template);
+    let ps = PaperSetting { cfg, tok, vs0, m0, questions, chunk_ids, template, train: cfg.train_config(), digit_ids, tok_id };
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    shared::io::write_json(&out_dir.join("paper_config.json"), cfg)?;
+    let mut methods = vec![];
+    for (name, kind, iterations) in [("self-rewarding", Kind::SelfRewarding, cfg.iterations.self_rewarding), ("temporal", Kind::Temporal, cfg.iterations.temporal), ("past-only", Kind::PastOnly, cfg.iterations.past_only)] {
+        let (mut vs, model) = ps.m0.copy_with(&ps.vs0)?;
+        let dir = out_dir.join(name);
+        let icfg = IterateConfig { iterations, reference: Reference::Previous, train: ps.train.clone(), seed_per_iteration: true };
+        let mut ann = TsrAnnotator { setting: &ps, name: name.to_string(), kind, dir: dir.clone() };
+        let recs = iterate::run(&model, &mut vs, &mut ann, &cfg.objective, &icfg, ps.tok.pad_id(), &ps.tok_id, &dir)?;
+        shared::model::weights::save(&vs, &dir.join("model.safetensors"))?;
+        let its = recs.iter().map(|r| serde_json::json!({ "iteration": r.iteration, "stats": r.stats, "steps": r.train.steps, "mean_loss": r.train.mean_loss })).collect();
+        methods.push((name.to_string(), its));
+    }
+    let s = PaperSummary { setting: cfg.setting.clone(), methods, out_dir: out_dir.to_path_buf() };
+    shared::io::write_json(&out_dir.join("summary.json"), &s)?;
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -164,7 +367,10 @@ mod tests {
     #[test]
     fn paper_config_loads() {
         let cfg = PaperConfig::load(&crate::config::config_dir().join("paper/llama-3.1-8b.toml")).unwrap();
-        assert_eq!((cfg.samples, cfg.iterations.temporal, cfg.iterations.self_rewarding, cfg.dpo.beta), (7, 2, 4, 0.1));
+        assert_eq!((cfg.samples, cfg.iterations.temporal, cfg.iterations.self_rewarding, cfg.objective.beta), (7, 2, 4, 0.1));
+        assert_eq!(cfg.judge.mode, PaperJudgeMode::Generate);
+        let t = cfg.train_config();
+        assert_eq!((t.batch_size, t.schedule.lr), (16, 1e-6));
         let p = render_judge_prompt(&cfg.judge_template().unwrap(), "Q?", "A.");
         assert!(p.contains("Q?") && p.contains("A.") && p.contains("Score:"), "{p}");
     }

@@ -23,7 +23,7 @@
 //!
 //! Everything is saved under a run folder keyed by the config and seed; a rerun resumes.
 
-use crate::config::{Kind, Method, MiniConfig};
+use crate::config::{Kind, MiniConfig};
 use crate::judge::{pairwise_agreement, read, Reading};
 use crate::select::{self, From, Selection};
 use anyhow::{Context, Result};
@@ -36,7 +36,7 @@ use shared::train::iterate::{self, Annotation, Annotator, IterateConfig, Referen
 use shared::train::onpolicy::{sample_groups, with_stop};
 use shared::train::policy::{self, Refs};
 use shared::train::scoring::score_all;
-use shared::train::Example;
+use shared::train::{Example, TrainConfig};
 use shared::world::alpaca::{EvalRow, MiniAlpacaEval};
 use shared::world::base::{checkpoints_root, Base, BaseConfig};
 use shared::world::forms;
@@ -137,6 +137,8 @@ pub struct Ctx<'a> {
     pub chunk_ids: Vec<Vec<Vec<i64>>>,
     pub score_ids: [i64; 5],
     pub m0_eval: EvalOut,
+    /// Each DPO run's training config (the config's, seeded by the run's seed).
+    pub train: TrainConfig,
 }
 
 /// Greedy answers to the held-out prompts, scored by the oracle.
@@ -195,10 +197,45 @@ struct Picked {
     oracle_gap: f64,
 }
 
-/// The data side of every method on the shared on-policy loop.
+/// What the annotator needs from a scale (the miniature's [`Ctx`], the paper's
+/// [`crate::paper::PaperSetting`]): the prompts, sampling, the self-judge, `M_0`, training, and
+/// (miniature only) the oracle and the held-out evaluation. The selection, the future model and the
+/// diagnostics are [`TsrAnnotator`]'s, the same at every scale.
+pub trait Setting {
+    /// Iteration t's prompt ids (chunk t).
+    fn prompt_ids(&self, t: usize) -> &[Vec<i64>];
+    fn pad(&self) -> i64;
+    /// Response sampling with `seed`.
+    fn gen(&self, seed: u64) -> GenerateConfig;
+    /// K, and prompts per generation call.
+    fn samples(&self) -> usize;
+    fn prompts_per_batch(&self) -> usize;
+    /// `judge` (always the current model `M_i`) scores every response of every group of chunk t
+    /// (`None`: no parseable judgment).
+    fn judge(&self, judge: &Llama, t: usize, groups: &[Vec<Vec<i64>>], rng: &mut rand_chacha::ChaCha8Rng) -> shared::Result<Vec<Vec<Option<f64>>>>;
+    /// (oracle score, rubric points) of a response, where the scale has an oracle (the miniature).
+    fn oracle(&self, t: usize, p: usize, y: &[i64]) -> Option<(f64, f64)>;
+    /// `M_0`: its weights and model.
+    fn initial(&self) -> (&VarStore, &Llama);
+    fn objective(&self) -> &Dpo;
+    /// Each DPO run's training config (the future model's too).
+    fn train(&self) -> &TrainConfig;
+    fn phase2_rescues(&self) -> bool;
+    fn seed(&self) -> u64;
+    fn tokenizer_id(&self) -> &str;
+    /// Held-out evaluation of an iterate (the miniature's greedy answers), if any.
+    fn evaluate(&self, policy: &Llama) -> shared::Result<Option<EvalOut>>;
+    /// The baseline of the evaluation's win column (`M_0`'s oracle scores), if any.
+    fn m0_oracle(&self) -> &[f64] {
+        &[]
+    }
+}
+
+/// The data side of every method on the shared on-policy loop, at every scale.
 pub struct TsrAnnotator<'a> {
-    pub ctx: &'a Ctx<'a>,
-    pub method: &'a Method,
+    pub setting: &'a dyn Setting,
+    pub name: String,
+    pub kind: Kind,
     /// The method's run folder (`iter-<t>/model.safetensors` are its iterates).
     pub dir: PathBuf,
 }
@@ -206,30 +243,13 @@ pub struct TsrAnnotator<'a> {
 impl TsrAnnotator<'_> {
     fn seed_of(&self, t: usize) -> u64 {
         // The same stream for every method at iteration 0: they all start from M_0 on chunk 0.
-        self.ctx.seed ^ (t as u64 + 1).wrapping_mul(1_000_003)
+        self.setting.seed() ^ (t as u64 + 1).wrapping_mul(1_000_003)
     }
 
-    /// `M_i` judges K responses per prompt: one score per response (`None`: unparseable), with
-    /// the readings.
-    fn judge(&self, judge: &Llama, groups: &[Vec<Vec<i64>>], rng: &mut rand_chacha::ChaCha8Rng, t: usize) -> shared::Result<Vec<Vec<Option<f64>>>> {
-        let ctx = self.ctx;
-        let tok = &ctx.base.tok;
-        let xs = &ctx.chunks[t];
-        let mut contexts = vec![];
-        for (x, g) in xs.iter().zip(groups) {
-            for y in g {
-                contexts.push(tok.encode_prompt(&forms::judge_prompt(x, &tok.decode_response(y), ctx.cfg.judge.max_response_chars))?);
-            }
-        }
-        let readings: Vec<Reading> = read(judge, &contexts, &ctx.score_ids, ctx.cfg.judge.temperature, tok.pad, ctx.cfg.judge.batch)?;
-        let mut it = readings.into_iter();
-        Ok(groups.iter().map(|g| g.iter().map(|_| it.next().and_then(|r| r.score(&ctx.cfg.judge, rng))).collect()).collect())
-    }
-
-    /// A fresh copy of `M_t` (t = 0: the base; else the loop's saved iterate).
+    /// A fresh copy of `M_t` (t = 0: `M_0`; else the loop's saved iterate).
     fn current(&self, t: usize) -> shared::Result<(VarStore, Llama)> {
-        let ctx = self.ctx;
-        let (vs, m) = ctx.base.model.copy_with(&ctx.base.vs)?;
+        let (vs0, m0) = self.setting.initial();
+        let (vs, m) = m0.copy_with(vs0)?;
         if t > 0 {
             shared::model::weights::load_into(&vs, &[self.dir.join(format!("iter-{t}/model.safetensors"))], &[])?;
         }
@@ -239,33 +259,33 @@ impl TsrAnnotator<'_> {
 
 impl Annotator for TsrAnnotator<'_> {
     fn annotate(&mut self, t: usize, policy: &Llama) -> shared::Result<Annotation> {
-        let ctx = self.ctx;
-        let cfg = ctx.cfg;
-        let tok = &ctx.base.tok;
-        let (xs, ids) = (&ctx.chunks[t], &ctx.chunk_ids[t]);
+        let st = self.setting;
+        let ids = st.prompt_ids(t);
+        let pad = st.pad();
         let seed = self.seed_of(t);
-        let k = cfg.samples;
-        let g = gen(ctx, seed);
+        let k = st.samples();
+        let g = st.gen(seed);
         let mut jr = rng(seed, "tsr-judge");
-        let r_i = sample_groups(policy, ids, tok.pad, k, cfg.prompts_per_batch, &g)?;
-        let s_i = self.judge(policy, &r_i, &mut jr, t)?;
-        let oracle = |p: usize, y: &[i64]| ctx.world.oracle.score(&xs[p], &tok.decode_response(y));
-        let mut data = IterData { prompts: xs.len(), samples_per_prompt: k, ..Default::default() };
+        let r_i = sample_groups(policy, ids, pad, k, st.prompts_per_batch(), &g)?;
+        let s_i = st.judge(policy, t, &r_i, &mut jr)?;
+        let oracle = |p: usize, y: &[i64]| st.oracle(t, p, y).map_or(f64::NAN, |o| o.0);
+        let mut data = IterData { prompts: ids.len(), samples_per_prompt: k, ..Default::default() };
         // Every response M_i judged this iteration, per prompt: (judge score, oracle score, rubric).
-        let mut judged: Vec<Vec<(Option<f64>, f64, f64)>> = vec![vec![]; xs.len()];
+        let mut judged: Vec<Vec<(Option<f64>, f64, f64)>> = vec![vec![]; ids.len()];
         let note = |groups: &[Vec<Vec<i64>>], scores: &[Vec<Option<f64>>], judged: &mut Vec<Vec<(Option<f64>, f64, f64)>>| {
             for (p, (g, s)) in groups.iter().zip(scores).enumerate() {
                 for (y, v) in g.iter().zip(s) {
-                    let grade = ctx.world.oracle.grade(&xs[p], &tok.decode_response(y));
-                    judged[p].push((*v, grade.score, forms::rubric(&grade).clamp(1, 5) as f64));
+                    if let Some((o, r)) = st.oracle(t, p, y) {
+                        judged[p].push((*v, o, r));
+                    }
                 }
             }
         };
         note(&r_i, &s_i, &mut judged);
         let mut picked: Vec<Picked> = vec![];
-        match self.method.kind {
+        match self.kind {
             Kind::SelfRewarding => {
-                for p in 0..xs.len() {
+                for p in 0..ids.len() {
                     let (ii, vi) = valid(&s_i[p]);
                     if vi.is_empty() {
                         data.unjudged += 1;
@@ -283,9 +303,9 @@ impl Annotator for TsrAnnotator<'_> {
                 }
             }
             Kind::Temporal | Kind::PastOnly => {
-                data.samples_per_prompt = if self.method.kind == Kind::Temporal { 3 * k } else { 2 * k };
-                let r_0 = sample_groups(&ctx.base.model, ids, tok.pad, k, cfg.prompts_per_batch, &gen(ctx, seed ^ 0x0a11_0000))?;
-                let s_0 = self.judge(policy, &r_0, &mut jr, t)?;
+                data.samples_per_prompt = if self.kind == Kind::Temporal { 3 * k } else { 2 * k };
+                let r_0 = sample_groups(st.initial().1, ids, pad, k, st.prompts_per_batch(), &st.gen(seed ^ 0x0a11_0000))?;
+                let s_0 = st.judge(policy, t, &r_0, &mut jr)?;
                 note(&r_0, &s_0, &mut judged);
                 // Phase 1: anchored rejection.
                 let mut p1: Vec<Option<(Selection, Vec<usize>, Vec<usize>, Vec<f64>)>> = vec![];
@@ -302,7 +322,7 @@ impl Annotator for TsrAnnotator<'_> {
                     Picked { prompt: p, chosen: c, rejected: r, sel, oracle_gap: gap }
                 };
                 let mut d1: Vec<Picked> = vec![];
-                for p in 0..xs.len() {
+                for p in 0..ids.len() {
                     let (ii, vi) = valid(&s_i[p]);
                     if vi.is_empty() {
                         data.unjudged += 1;
@@ -322,7 +342,7 @@ impl Annotator for TsrAnnotator<'_> {
                 data.phase1_kept = d1.len();
                 data.phase1_judge_gap = mean(&d1.iter().map(|q| q.sel.s_chosen - q.sel.s_rejected).collect::<Vec<_>>());
                 data.phase1_oracle_gap = mean(&d1.iter().map(|q| q.oracle_gap).collect::<Vec<_>>());
-                if self.method.kind == Kind::PastOnly {
+                if self.kind == Kind::PastOnly {
                     data.tie_dropped = p1.iter().flatten().filter(|(s, ..)| !s.kept).count();
                     picked = d1;
                 } else {
@@ -331,24 +351,24 @@ impl Annotator for TsrAnnotator<'_> {
                     let (vs_ref, m_ref) = self.current(t)?;
                     let (mut vs_f, m_f) = m_ref.copy_with(&vs_ref)?;
                     let fdir = self.dir.join(format!("future-{}", t + 1));
-                    let mut train = cfg.train.clone();
-                    train.seed = ctx.seed ^ 0xf0f0 ^ (t as u64 + 1);
+                    let mut train = st.train().clone();
+                    train.seed = st.seed() ^ 0xf0f0 ^ (t as u64 + 1);
                     if !d1_examples.is_empty() {
                         let cache = fdir.join("reference");
-                        let s = policy::train(&m_f, &mut vs_f, &cfg.objective, &d1_examples, &Refs::single(&m_ref, &vs_ref, TOKENIZER_ID, &cache), &train, tok.pad, &fdir.join("train"))?;
+                        let s = policy::train(&m_f, &mut vs_f, st.objective(), &d1_examples, &Refs::single(&m_ref, &vs_ref, st.tokenizer_id(), &cache), &train, pad, &fdir.join("train"))?;
                         data.future_steps = s.steps;
                         let _ = std::fs::remove_dir_all(fdir.join("train/ckpt"));
                     }
                     drop((vs_ref, m_ref));
                     // Phase 2: future-guided chosen, every score still M_i's (pitfall 1).
-                    let r_f = sample_groups(&m_f, ids, tok.pad, k, cfg.prompts_per_batch, &gen(ctx, seed ^ 0xf0_0000))?;
-                    let s_f = self.judge(policy, &r_f, &mut jr, t)?;
+                    let r_f = sample_groups(&m_f, ids, pad, k, st.prompts_per_batch(), &st.gen(seed ^ 0xf0_0000))?;
+                    let s_f = st.judge(policy, t, &r_f, &mut jr)?;
                     note(&r_f, &s_f, &mut judged);
                     for (p, e) in p1.iter().enumerate() {
                         let Some((sel1, ii, i0, vi)) = e else { continue };
                         let (iff, vf) = valid(&s_f[p]);
                         let sel = if vf.is_empty() { *sel1 } else { select::phase2(sel1, vi, &vf) };
-                        if !sel.kept || (!cfg.phase2_rescues && !sel1.kept) {
+                        if !sel.kept || (!st.phase2_rescues() && !sel1.kept) {
                             data.tie_dropped += 1;
                             continue;
                         }
@@ -365,7 +385,7 @@ impl Annotator for TsrAnnotator<'_> {
         data.judge_gap = picked.iter().map(|q| q.sel.s_chosen - q.sel.s_rejected).collect();
         data.oracle_gap = picked.iter().map(|q| q.oracle_gap).collect();
         let seqs: Vec<(Vec<i64>, Vec<i64>)> = picked.iter().flat_map(|q| [(ids[q.prompt].clone(), q.chosen.clone()), (ids[q.prompt].clone(), q.rejected.clone())]).collect();
-        let h = pooled_states(policy, &seqs, tok.pad, 128)?;
+        let h = pooled_states(policy, &seqs, pad, 128)?;
         data.cosine = h.chunks(2).map(|w| crate::diagnostics::cosine(&w[0], &w[1])).collect();
         let all: Vec<&(Option<f64>, f64, f64)> = judged.iter().flatten().collect();
         data.unparseable = all.iter().filter(|j| j.0.is_none()).count() as f64 / all.len().max(1) as f64;
@@ -381,7 +401,7 @@ impl Annotator for TsrAnnotator<'_> {
         let examples = picked.iter().map(|q| Example::pair(ids[q.prompt].clone(), with_stop(&q.chosen, &g), with_stop(&q.rejected, &g))).collect();
         eprintln!(
             "    {:<14} iter{t}: {} of {} prompts kept ({} tie-dropped, {} anchored, {} future-chosen), judge gap {:.3}, oracle gap {:+.3}, cos {:.4}, judge agreement {:.3}",
-            self.method.name,
+            self.name,
             data.kept,
             data.prompts,
             data.tie_dropped,
@@ -396,15 +416,73 @@ impl Annotator for TsrAnnotator<'_> {
     }
 
     fn evaluate(&mut self, _t: usize, policy: &Llama, trained: &Trained) -> shared::Result<serde_json::Value> {
-        let ctx = self.ctx;
-        let beta = ctx.cfg.objective.beta;
+        let st = self.setting;
+        let beta = st.objective().beta;
         let before = &trained.references["reference"].seq;
-        let (after, _) = score_all(policy, trained.examples, 2, ctx.cfg.train.micro_batch, false, ctx.base.tok.pad, "margins")?;
+        let (after, _) = score_all(policy, trained.examples, 2, st.train().micro_batch, false, st.pad(), "margins")?;
         let w: Vec<f64> = after.iter().zip(before).map(|(a, r)| 1.0 / (1.0 + (beta * ((a[0] - r[0]) - (a[1] - r[1]))).exp())).collect();
-        let eval = evaluate(ctx, policy).map_err(|e| shared::Error::Other(format!("{e:#}")))?;
-        let wins = mean(&eval.oracle.iter().zip(&ctx.m0_eval.oracle).map(|(a, b)| win(*a, *b)).collect::<Vec<_>>());
-        eprintln!("    {:<14} → oracle {:.3}, win vs M0 {:.3}, σ(−r̂) after {:.3}", self.method.name, mean(&eval.oracle), wins, mean(&w));
+        let eval = st.evaluate(policy)?.unwrap_or_default();
+        let wins = mean(&eval.oracle.iter().zip(st.m0_oracle()).map(|(a, b)| win(*a, *b)).collect::<Vec<_>>());
+        eprintln!("    {:<14} → oracle {:.3}, win vs M0 {:.3}, σ(−r̂) after {:.3}", self.name, mean(&eval.oracle), wins, mean(&w));
         Ok(serde_json::to_value(IterEval { dpo_weight_end: mean(&w), eval }).unwrap_or_default())
+    }
+}
+
+impl Setting for Ctx<'_> {
+    fn prompt_ids(&self, t: usize) -> &[Vec<i64>] {
+        &self.chunk_ids[t]
+    }
+    fn pad(&self) -> i64 {
+        self.base.tok.pad
+    }
+    fn gen(&self, seed: u64) -> GenerateConfig {
+        gen(self, seed)
+    }
+    fn samples(&self) -> usize {
+        self.cfg.samples
+    }
+    fn prompts_per_batch(&self) -> usize {
+        self.cfg.prompts_per_batch
+    }
+    fn judge(&self, judge: &Llama, t: usize, groups: &[Vec<Vec<i64>>], rng: &mut rand_chacha::ChaCha8Rng) -> shared::Result<Vec<Vec<Option<f64>>>> {
+        let tok = &self.base.tok;
+        let mut contexts = vec![];
+        for (x, g) in self.chunks[t].iter().zip(groups) {
+            for y in g {
+                contexts.push(tok.encode_prompt(&forms::judge_prompt(x, &tok.decode_response(y), self.cfg.judge.max_response_chars))?);
+            }
+        }
+        let readings: Vec<Reading> = read(judge, &contexts, &self.score_ids, self.cfg.judge.temperature, tok.pad, self.cfg.judge.batch)?;
+        let mut it = readings.into_iter();
+        Ok(groups.iter().map(|g| g.iter().map(|_| it.next().and_then(|r| r.score(&self.cfg.judge, rng))).collect()).collect())
+    }
+    fn oracle(&self, t: usize, p: usize, y: &[i64]) -> Option<(f64, f64)> {
+        let grade = self.world.oracle.grade(&self.chunks[t][p], &self.base.tok.decode_response(y));
+        Some((grade.score, forms::rubric(&grade).clamp(1, 5) as f64))
+    }
+    fn initial(&self) -> (&VarStore, &Llama) {
+        (&self.base.vs, &self.base.model)
+    }
+    fn objective(&self) -> &Dpo {
+        &self.cfg.objective
+    }
+    fn train(&self) -> &TrainConfig {
+        &self.train
+    }
+    fn phase2_rescues(&self) -> bool {
+        self.cfg.phase2_rescues
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn tokenizer_id(&self) -> &str {
+        TOKENIZER_ID
+    }
+    fn evaluate(&self, policy: &Llama) -> shared::Result<Option<EvalOut>> {
+        evaluate(self, policy).map(Some).map_err(|e| shared::Error::Other(format!("{e:#}")))
+    }
+    fn m0_oracle(&self) -> &[f64] {
+        &self.m0_eval.oracle
     }
 }
 
@@ -449,7 +527,9 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
     let n = cfg.eval.prompts.min(bench.prompts.len());
     bench.prompts.truncate(n);
     bench.baseline.truncate(n);
-    let mut ctx = Ctx { cfg, world, base, bench, seed, chunks, chunk_ids, score_ids, m0_eval: EvalOut::default() };
+    let mut train = cfg.train.clone();
+    train.seed = seed;
+    let mut ctx = Ctx { cfg, world, base, bench, seed, chunks, chunk_ids, score_ids, m0_eval: EvalOut::default(), train };
     ctx.m0_eval = evaluate(&ctx, &ctx.base.model)?;
     let ctx = ctx;
     let mut alpaca = vec![ctx.bench.evaluate(&ctx.world, "M0", &ctx.m0_eval.texts, &mut rng(seed, "tsr-alpaca-M0"))?];
@@ -457,11 +537,9 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
     for m in &cfg.methods {
         let (mut vs, model) = ctx.base.model.copy_with(&ctx.base.vs)?;
         let mdir = dir.join(slug(&m.name));
-        let mut train = cfg.train.clone();
-        train.seed = seed;
-        let icfg = IterateConfig { iterations: m.iterations, reference: Reference::Previous, train, seed_per_iteration: true };
+        let icfg = IterateConfig { iterations: m.iterations, reference: Reference::Previous, train: ctx.train.clone(), seed_per_iteration: true };
         eprintln!("==> {} ({} iterations)", m.name, m.iterations);
-        let mut ann = TsrAnnotator { ctx: &ctx, method: m, dir: mdir.clone() };
+        let mut ann = TsrAnnotator { setting: &ctx, name: m.name.clone(), kind: m.kind, dir: mdir.clone() };
         let recs = iterate::run(&model, &mut vs, &mut ann, &cfg.objective as &Dpo, &icfg, tok.pad, TOKENIZER_ID, &mdir)?;
         for r in &recs {
             let row = IterRow {

@@ -160,20 +160,20 @@ pub fn judge_table(boot: &Bootstrap, judge: &Records, outs: &[Outcome], cfg: &Mi
 
 /// Compute spent per method (spec pitfall 8: compare at matched compute).
 pub fn compute_table(outs: &[Outcome], cfg: &MiniConfig) -> Table {
-    let mut t = Table::new("Compute per method (means over seeds)", &["method", "iterations", "DPO runs", "DPO optimiser steps", "responses sampled and self-judged per prompt (all iterations)", "seconds"]);
+    let mut t = Table::new("Compute per method (means over seeds)", &["method", "iterations", "DPO runs", "DPO optimiser steps", "responses sampled and self-judged per prompt (all iterations)"]);
     for m in &cfg.methods {
-        let per_seed: Vec<(f64, f64, f64, f64)> = outs
+        let per_seed: Vec<(f64, f64, f64)> = outs
             .iter()
             .map(|o| {
                 let rs: Vec<&IterRow> = o.rows.iter().filter(|r| r.method == m.name).collect();
                 let runs = rs.iter().map(|r| 1.0 + f64::from(u8::from(r.kind == Kind::Temporal))).sum();
                 let steps = rs.iter().map(|r| (r.steps + r.data.future_steps) as f64).sum();
                 let samples = rs.iter().map(|r| r.data.samples_per_prompt as f64).sum();
-                (runs, steps, samples, rs.iter().map(|r| r.seconds).sum())
+                (runs, steps, samples)
             })
             .collect();
-        let g = |f: &dyn Fn(&(f64, f64, f64, f64)) -> f64| mean(&per_seed.iter().map(f).collect::<Vec<_>>());
-        t.push(vec![m.name.clone().into(), Cell::Int(m.iterations as i64), Cell::num(g(&|x| x.0), 0), Cell::num(g(&|x| x.1), 1), Cell::num(g(&|x| x.2), 0), Cell::num(g(&|x| x.3), 0)]);
+        let g = |f: &dyn Fn(&(f64, f64, f64)) -> f64| mean(&per_seed.iter().map(f).collect::<Vec<_>>());
+        t.push(vec![m.name.clone().into(), Cell::Int(m.iterations as i64), Cell::num(g(&|x| x.0), 0), Cell::num(g(&|x| x.1), 1), Cell::num(g(&|x| x.2), 0)]);
     }
     t.note("Temporal trains two DPO models per iteration (M_f, then M_{i+1} from M_i) and samples 3K responses per prompt (K from M_i, K from M_0, K from M_f); Self-Rewarding trains one and samples K.");
     t

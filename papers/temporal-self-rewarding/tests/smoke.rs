@@ -11,7 +11,7 @@ const FILES: [&str; 6] = ["alpaca_mini.csv", "gaps.csv", "judge.csv", "compute.c
 
 fn tables_of(o: pipeline::Outcome, cfg: &MiniConfig, out: &std::path::Path) -> String {
     let cfg_text = toml::to_string(cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/temporal-self-rewarding/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/temporal-self-rewarding/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(&[o], cfg, out, &info).unwrap();
     for f in FILES.iter().chain(&["pairs.per_prompt.csv", "eval.per_prompt.csv", "judge.per_prompt.csv", "score_gap.svg", "oracle_gap.svg", "win_vs_m0.svg", "run.md"]) {
         assert!(out.join(f).exists(), "{f} written");
