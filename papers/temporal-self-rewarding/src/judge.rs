@@ -195,6 +195,22 @@ mod tests {
     }
 
     #[test]
+    fn eft_demonstrations_cover_every_level_and_fit_the_context() {
+        let world = shared::world::World::new(shared::world::WorldConfig::default()).unwrap();
+        let tok = shared::world::tokenizer::WorldTokenizer::new().unwrap();
+        let demos = shared::world::forms::judge_demos(&world, 500, 56, &mut shared::world::rng(5, "t"));
+        assert_eq!(demos.len(), 500);
+        for k in 1..=5 {
+            let n = demos.iter().filter(|(_, y)| *y == format!("<S{k}>")).count();
+            assert!(n >= 80, "level {k}: {n} of 500");
+        }
+        for (p, y) in &demos {
+            assert_eq!(tok.encode(y).unwrap().len(), 1);
+            assert!(tok.encode_prompt(p).unwrap().len() + 2 <= 128, "{p}");
+        }
+    }
+
+    #[test]
     fn expected_score_is_the_mean_of_the_distribution() {
         assert!((expected_score(&[0.0, 0.0, 1.0, 0.0, 0.0]) - 3.0).abs() < 1e-12);
         assert!((expected_score(&[1.0, 1.0, 1.0, 1.0, 1.0]) - 3.0).abs() < 1e-12);
