@@ -111,8 +111,34 @@ pub struct IterRow {
     pub seconds: f64,
 }
 
+/// `M_0`'s judge on fresh EFT demonstrations (new draws, not the training ones): per demonstration
+/// the rubric level, the expected score `Σ k·p_k` and the most likely score token (T = 1).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EftCheck {
+    pub level: Vec<f64>,
+    pub expected: Vec<f64>,
+    pub argmax: Vec<f64>,
+}
+
+/// Read `M_0`'s judge on `n` fresh EFT demonstrations.
+pub fn eft_check(ctx: &Ctx, n: usize) -> Result<EftCheck> {
+    let tok = &ctx.base.tok;
+    let demos = forms::judge_demos(&ctx.world, n, ctx.cfg.judge.max_response_chars, &mut rng(ctx.seed, "tsr-eft-fresh"));
+    let contexts = demos.iter().map(|(p, _)| tok.encode_prompt(p)).collect::<shared::Result<Vec<_>>>()?;
+    let readings = read(&ctx.base.model, &contexts, &ctx.score_ids, 1.0, tok.pad, ctx.cfg.judge.batch)?;
+    let mut out = EftCheck::default();
+    for ((_, y), r) in demos.iter().zip(&readings) {
+        out.level.push(y.trim_start_matches("<S").trim_end_matches('>').parse::<f64>().context("a score token")?);
+        out.expected.push(crate::judge::expected_score(&r.p));
+        out.argmax.push((select::argmax(&r.p) + 1) as f64);
+    }
+    Ok(out)
+}
+
 pub struct Outcome {
     pub seed: u64,
+    /// `M_0`'s judge on fresh EFT demonstrations.
+    pub eft: EftCheck,
     pub m0: EvalOut,
     pub rows: Vec<IterRow>,
     /// Mini AlpacaEval rows: `M0` and every `method@iterK`.
@@ -532,6 +558,12 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
     let mut ctx = Ctx { cfg, world, base, bench, seed, chunks, chunk_ids, score_ids, m0_eval: EvalOut::default(), train };
     ctx.m0_eval = evaluate(&ctx, &ctx.base.model)?;
     let ctx = ctx;
+    let eft = eft_check(&ctx, 1000)?;
+    eprintln!(
+        "    M_0's judge on 1,000 fresh EFT demonstrations: argmax = level {:.1}%, pairwise agreement with the level {:.3}",
+        100.0 * mean(&eft.argmax.iter().zip(&eft.level).map(|(a, l)| f64::from(u8::from(a == l))).collect::<Vec<_>>()),
+        pairwise_agreement(&eft.expected, &eft.level).unwrap_or(f64::NAN)
+    );
     let mut alpaca = vec![ctx.bench.evaluate(&ctx.world, "M0", &ctx.m0_eval.texts, &mut rng(seed, "tsr-alpaca-M0"))?];
     let mut rows = vec![];
     for m in &cfg.methods {
@@ -556,5 +588,5 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
             rows.push(row);
         }
     }
-    Ok(Outcome { seed, m0: ctx.m0_eval.clone(), rows, alpaca, base_trained, seconds: started.elapsed().as_secs_f64() })
+    Ok(Outcome { seed, eft, m0: ctx.m0_eval.clone(), rows, alpaca, base_trained, seconds: started.elapsed().as_secs_f64() })
 }

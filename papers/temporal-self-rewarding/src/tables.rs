@@ -158,6 +158,18 @@ pub fn judge_table(boot: &Bootstrap, judge: &Records, outs: &[Outcome], cfg: &Mi
     t
 }
 
+/// `M_0`'s judge on fresh EFT demonstrations, per rubric level (pooled over seeds).
+pub fn eft_table(outs: &[Outcome]) -> Table {
+    let mut t = Table::new("M_0's self-judge on 1,000 fresh EFT demonstrations per seed (the judge's own task, in distribution)", &["rubric level", "demonstrations", "mean expected score Σ k·p_k", "most likely token = level %"]);
+    for k in 1..=5 {
+        let rows: Vec<(f64, f64)> = outs.iter().flat_map(|o| o.eft.level.iter().zip(o.eft.expected.iter().zip(&o.eft.argmax)).filter(|(l, _)| **l == k as f64).map(|(_, (e, a))| (*e, *a))).collect();
+        t.push(vec![Cell::Int(k), Cell::Int(rows.len() as i64), Cell::num(mean(&rows.iter().map(|r| r.0).collect::<Vec<_>>()), 2), Cell::num(100.0 * mean(&rows.iter().map(|r| f64::from(u8::from(r.1 == k as f64))).collect::<Vec<_>>()), 1)]);
+    }
+    let agree = mean(&outs.iter().filter_map(|o| crate::judge::pairwise_agreement(&o.eft.expected, &o.eft.level)).collect::<Vec<_>>());
+    t.note(format!("Pairwise agreement of the expected score with the rubric level over all pairs of different levels: {:.1}% (chance 50%). The demonstrations are new draws from the EFT mixture (not the training draws); the self-judge is then used on the model's own samples (the judge table), a shifted distribution.", 100.0 * agree));
+    t
+}
+
 /// Compute spent per method (spec pitfall 8: compare at matched compute).
 pub fn compute_table(outs: &[Outcome], cfg: &MiniConfig) -> Table {
     let mut t = Table::new("Compute per method (means over seeds)", &["method", "iterations", "DPO runs", "DPO optimiser steps", "responses sampled and self-judged per prompt (all iterations)"]);
@@ -321,6 +333,7 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     gap_table(&boot, &all[0], outs, cfg).save(out, "gaps")?;
     judge_table(&boot, &all[2], outs, cfg).save(out, "judge")?;
     compute_table(outs, cfg).save(out, "compute")?;
+    eft_table(outs).save(out, "eft")?;
     let c = claims(cfg, &all, outs, &info.command("temporal-self-rewarding"))?;
     c.save(out)?;
     numbers(&all)?.save(out)?;

@@ -7,7 +7,7 @@ use shared::cli::Scale;
 use tsr::config::{config_dir, Kind, MiniConfig};
 use tsr::{pipeline, tables};
 
-const FILES: [&str; 6] = ["alpaca_mini.csv", "gaps.csv", "judge.csv", "compute.csv", "claims.csv", "numbers.csv"];
+const FILES: [&str; 7] = ["alpaca_mini.csv", "gaps.csv", "judge.csv", "compute.csv", "eft.csv", "claims.csv", "numbers.csv"];
 
 fn tables_of(o: pipeline::Outcome, cfg: &MiniConfig, out: &std::path::Path) -> String {
     let cfg_text = toml::to_string(cfg).unwrap();
