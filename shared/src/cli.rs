@@ -51,6 +51,14 @@ pub struct RunArgs {
     /// CPU threads for libtorch (default: the config's value).
     #[arg(long)]
     pub threads: Option<i32>,
+    /// A results folder pooling several seeds of the same miniature, whose spread between seeds
+    /// widens the intervals of a one-seed run (`shared::stats::spread`). Default at mini scale:
+    /// `results/<slug>/`, the committed snapshot.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Leave a one-seed run's intervals as they are (prompts and samples of this run only).
+    #[arg(long)]
+    pub no_seed_spread: bool,
 }
 
 impl RunArgs {
@@ -59,9 +67,32 @@ impl RunArgs {
         Ok(stats::Seeds::new(self.seed, self.seeds)?.list())
     }
 
-    /// Where this run's tables go ([`results_dir`]).
+    /// Where this run's tables go ([`results_dir`]), except that a mini run of fewer seeds than
+    /// the committed snapshot, with no `--out`, goes to `target/mini-results/<slug>` (it is
+    /// compared with the snapshot, not written over it).
     pub fn results_dir(&self, repo_root: &Path, slug: &str) -> Result<PathBuf> {
+        if self.out.is_none() && self.scale == Scale::Mini {
+            let committed = stats::compare::committed_seeds(&repo_root.join("results").join(slug));
+            if committed.len() as u64 > self.seeds {
+                return Ok(repo_root.join("target/mini-results").join(slug));
+            }
+        }
         results_dir(self.scale, self.out.as_deref(), repo_root, slug)
+    }
+
+    /// The folder whose per-prompt records widen a one-seed run's intervals by their spread
+    /// between seeds (`shared::stats::spread`): `--reference`, or at mini scale the committed
+    /// `results/<slug>/`; `None` for a run of several seeds, with `--no-seed-spread`, or at
+    /// another scale without `--reference`. [`crate::report::RunInfo::bootstrap`] checks it.
+    pub fn reference_dir(&self, repo_root: &Path, slug: &str) -> Option<PathBuf> {
+        if self.seeds != 1 || self.no_seed_spread {
+            return None;
+        }
+        match (&self.reference, self.scale) {
+            (Some(d), _) => Some(d.clone()),
+            (None, Scale::Mini) => Some(repo_root.join("results").join(slug)),
+            _ => None,
+        }
     }
 }
 

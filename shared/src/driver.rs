@@ -106,7 +106,8 @@ pub fn reproduce<M: Miniature>(a: RunArgs, config: Option<PathBuf>) -> Result<()
         eprintln!("==> seed {seed} done in {:.1} min", t.elapsed().as_secs_f64() / 60.0);
     }
     let config_path = relative_display(&cfg_path, &root);
-    let info = RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
+    let reference = a.reference_dir(&root, M::SLUG);
+    let info = RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text, reference: reference.as_deref() };
     let claims = M::save_all(&cfg, &outs, &out, &info).context("writing the results")?;
     println!("\n{}", claims.to_markdown());
     println!("total {:.1} min; tables in {}", started.elapsed().as_secs_f64() / 60.0, out.display());

@@ -147,6 +147,9 @@ pub struct RunInfo<'a> {
     /// The config file, as the user would name it (relative to the repository root).
     pub config_path: &'a str,
     pub config_toml: &'a str,
+    /// A one-seed run's seed-spread reference: the results folder of an earlier run of several
+    /// seeds ([`crate::cli::RunArgs::reference_dir`]; `None`: this run's data only).
+    pub reference: Option<&'a Path>,
 }
 
 impl RunInfo<'_> {
@@ -161,6 +164,35 @@ impl RunInfo<'_> {
             self.config_path,
             self.config_toml
         )
+    }
+
+    /// The bootstrap for one of this run's per-prompt tables, and a line saying how its intervals
+    /// are made. With one seed and a [`RunInfo::reference`] whose `<table>.per_prompt.csv[.gz]`
+    /// matches `run` ([`stats::spread::check_reference`]), the bootstrap carries those records and
+    /// widens every one-seed interval by their spread between seeds. A reference file that
+    /// exists but cannot be read is an error naming it.
+    pub fn bootstrap(&self, table: &str, run: &stats::Records) -> Result<(stats::Bootstrap, String)> {
+        let plain = |why: String| Ok((stats::Bootstrap::default(), format!("intervals cover the prompts and samples of this run only ({why})")));
+        if self.seeds.len() != 1 {
+            return Ok((stats::Bootstrap::default(), format!("intervals pool seeds {} (the bootstrap draws seeds as well as prompts)", stats::seeds::describe(self.seeds))));
+        }
+        let Some(dir) = self.reference else { return plain("no seed-spread reference".into()) };
+        let path = stats::records::per_prompt_path(dir, table);
+        if !path.is_file() && !path.with_extension("csv.gz").is_file() {
+            return plain(format!("no {table}.per_prompt.csv in {}", dir.display()));
+        }
+        let reference = stats::Records::load(dir, table).map_err(|e| crate::Error::invalid(format!("the seed-spread reference in {}", dir.display()), format!("{e}; fix or remove it, or pass --no-seed-spread")))?;
+        let shown = relative_display(dir, &crate::driver::repo_root());
+        match stats::spread::check_reference(run, &reference) {
+            Ok(seeds) => Ok((
+                stats::Bootstrap { reference: Some(std::sync::Arc::new(reference)), ..Default::default() },
+                format!(
+                    "one seed: every interval is widened by the spread between seeds {} of the same statistic in `{shown}/{table}.per_prompt.csv` (`shared::stats::spread`), so that one-seed runs on different machines reach the same verdicts",
+                    stats::seeds::describe(&seeds)
+                ),
+            )),
+            Err(why) => plain(format!("the reference `{shown}` does not match: {why}")),
+        }
     }
 
     /// Write `dir/run.md` atomically.
@@ -202,10 +234,10 @@ mod tests {
 
     #[test]
     fn run_info_names_seeds_and_the_command() {
-        let info = RunInfo { scale: "mini", seeds: &[0], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "x = 1\n" };
+        let info = RunInfo { scale: "mini", seeds: &[0], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "x = 1\n", reference: None };
         assert!(info.to_markdown().contains("- seed: 0\n"));
         assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo");
-        let info = RunInfo { scale: "smoke", seeds: &[3, 4, 5], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini-oracle.toml", config_toml: "" };
+        let info = RunInfo { scale: "smoke", seeds: &[3, 4, 5], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini-oracle.toml", config_toml: "", reference: None };
         assert!(info.to_markdown().contains("- seeds: 3, 4, 5 (3 seeds)\n"));
         assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo --scale smoke --seed 3 --seeds 3 -- --config papers/simpo/configs/mini-oracle.toml");
     }

@@ -11,7 +11,7 @@ const FILES: [&str; 6] = ["methods.csv", "claims.csv", "numbers.csv", "compute_s
 
 fn tables_of(cfg: &MiniConfig, runs: &[pipeline::SeedRun], out: &std::path::Path) -> String {
     let cfg_text = toml::to_string(cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0, 1], threads: cfg.threads, device: "cpu", config_path: "papers/adaptive-compute/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0, 1], threads: cfg.threads, device: "cpu", config_path: "papers/adaptive-compute/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(cfg, runs, out, &info).unwrap();
     for f in FILES.iter().chain(&["quality_vs_samples.svg", "quality_vs_tokens.svg", "training.md", "selfeval.per_prompt.csv", "run.md"]) {
         assert!(out.join(f).exists(), "{f} written");

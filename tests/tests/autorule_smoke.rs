@@ -8,7 +8,7 @@ use shared::cli::Scale;
 
 fn tables_of(o: Vec<pipeline::Outcome>, out: &std::path::Path, cfg: &MiniConfig) -> String {
     let cfg_text = toml::to_string(cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/autorule/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/autorule/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(&o, &shared::world::WorldConfig::default().oracle, out, &info).unwrap();
     for f in ["table_grpo.csv", "rules.csv", "grpo.per_prompt.csv", "rules_agreement.per_prompt.csv", "claims.csv", "numbers.csv", "curve_winrate.svg", "curve_proxy.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");

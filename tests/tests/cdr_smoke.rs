@@ -30,7 +30,7 @@ fn run_once(tmp: &std::path::Path, tag: &str, runs: &str) -> String {
     assert!(o.pairs.iter().all(|(_, n)| *n >= 2));
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/cdr/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/cdr/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(&cfg, &[o], &out, &info).unwrap();
     let files = ["zoo.md", "strong_over_weak.csv", "strong_over_weak.md", "rewardbench_mini.csv", "rewardbench_mini.md", "downstream.csv", "downstream.md", "claims.csv", "numbers.csv", "run.md"];
     for f in files.iter().chain(&["claims.md", "gap_vs_accuracy.svg", "rewardbench.per_prompt.csv", "annotation.per_prompt.csv", "eval.per_prompt.csv", "zoo.per_prompt.csv"]) {

@@ -10,7 +10,7 @@ const FILES: [&str; 5] = ["iterations.csv", "diversity.csv", "log.csv", "claims.
 
 fn tables_of(o: pipeline::Outcome, cfg: &MiniConfig, out: &std::path::Path) -> String {
     let cfg_text = toml::to_string(cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/drift/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/drift/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(&[o], cfg, out, &info).unwrap();
     for f in FILES.iter().chain(&["eval.per_prompt.csv", "weights.per_prompt.csv", "dpo_weight.svg", "win_vs_base.svg", "run.md"]) {
         assert!(out.join(f).exists(), "{f} written");

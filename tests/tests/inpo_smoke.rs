@@ -7,7 +7,7 @@ use shared::cli::Scale;
 
 fn tables_of(o: &shared::nash::Outcome, cfg: &MiniConfig, out: &std::path::Path) -> String {
     let cfg_text = toml::to_string(cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/inpo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/inpo/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(std::slice::from_ref(o), cfg, out, &info).unwrap();
     let files = ["iterations.csv", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "data.per_prompt.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "numbers.csv"];
     for f in files.iter().chain(&["claims.md", "run.md", "alpaca_mini.per_prompt.csv"]) {

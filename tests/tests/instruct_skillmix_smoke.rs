@@ -22,7 +22,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert!((junk.data_oracle - kept * o.conditions[1].data_oracle).abs() < 1e-9, "the first ⌊20%⌋ of the outputs are shirkers scoring 0: {} vs {}", junk.data_oracle, o.conditions[1].data_oracle);
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/instruct-skillmix/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/instruct-skillmix/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(&cfg, &[o], &out, &info).unwrap();
     for f in ["table_mini.md", "table_mini.csv", "table_paper.md", "epochs.csv", "data.csv", "claims.csv", "claims.md", "numbers.csv", "data_size.svg", "conditions_k2.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");

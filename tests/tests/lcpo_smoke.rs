@@ -22,7 +22,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert!(o.runs.iter().any(|r| r.re && r.noise > 0.0 && r.w_flipped.is_some()));
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/lcpo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/lcpo/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(&[o], &out, &info).unwrap();
     for f in ["table2_mini.md", "table2_mini.csv", "claims.csv", "claims.md", "numbers.csv", "eta.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");

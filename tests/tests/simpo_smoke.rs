@@ -21,7 +21,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> (String, String) {
     assert_eq!(o.base_trained, tag == "a", "run a trains the base, run b loads it from the cache");
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/simpo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/simpo/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     let records = stats::seeds::gather(&[0], |_| tables::per_prompt(&o)).unwrap();
     let t0 = std::time::Instant::now();
     tables::save_all(std::slice::from_ref(&o), &records, &out, &info).unwrap();

@@ -23,7 +23,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert!(pairs.iter().all(|&p| p == pairs[0] && p > 0), "{pairs:?}");
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(std::slice::from_ref(&o), &cfg, &out, &info).unwrap();
     for f in ["iterations.csv", "iterations.md", "iterations.per_prompt.csv", "pairs.per_prompt.csv", "data.csv", "table1_mini.csv", "alpaca_mini.csv", "claims.csv", "claims.md", "run.md", "numbers.csv", "alpaca_mini.per_prompt.csv"] {
         assert!(out.join(f).exists(), "{f} written");
@@ -54,7 +54,7 @@ fn smoke_pipeline_is_deterministic() {
     assert!(!again.base_trained);
     let out = tmp.path().join("out-again");
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.harness.threads, device: "cpu", config_path: "papers/sppo/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(std::slice::from_ref(&again), &cfg, &out, &info).unwrap();
     let c = workspace_tests::joined(&out, COMPARED);
     assert_eq!(c, a, "resumed run: identical tables");

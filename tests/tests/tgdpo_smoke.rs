@@ -18,7 +18,7 @@ fn run_once(tmp: &std::path::Path, tag: &str) -> String {
     assert!(o.alpha0_loss_diff < 1e-6 && o.alpha0_grad_diff < 1e-6, "α = 0 is DPO: {} {}", o.alpha0_loss_diff, o.alpha0_grad_diff);
     let out = tmp.join(format!("out-{tag}"));
     let cfg_text = toml::to_string(&cfg).unwrap();
-    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/tgdpo/configs/smoke.toml", config_toml: &cfg_text };
+    let info = shared::report::RunInfo { scale: "smoke", seeds: &[0], threads: cfg.threads, device: "cpu", config_path: "papers/tgdpo/configs/smoke.toml", config_toml: &cfg_text, reference: None };
     tables::save_all(&[o], &out, &info).unwrap();
     for f in ["table_mini.md", "table_mini.csv", "epochs.csv", "data.csv", "claims.csv", "claims.md", "numbers.csv", "val_winrate.svg", "run.md"] {
         assert!(out.join(f).exists(), "{f} written");

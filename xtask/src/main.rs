@@ -351,8 +351,22 @@ fn reproduce(
         Scale::Paper => root.join("results").join(slug).join("paper"),
         Scale::Smoke => root.join("target/smoke-results").join(slug),
     };
+    // A mini run of fewer seeds than the committed snapshot is compared with it, not written over
+    // it: its tables go to target/mini-results/<slug>/.
+    let committed_seeds = stats::compare::committed_seeds(&snapshot_dir);
     let out = match out_override {
         Some(dir) => std::env::current_dir()?.join(dir),
+        None if scale == Scale::Mini && committed_seeds.len() as u64 > seeds.count => {
+            let dir = root.join("target/mini-results").join(slug);
+            println!(
+                "== {slug}: the committed tables pool seeds {}; this run of {} seed(s) writes to {} and is compared with them (`--seeds {}` regenerates the committed tables)",
+                stats::seeds::describe(&committed_seeds),
+                seeds.count,
+                dir.strip_prefix(root).unwrap_or(&dir).display(),
+                committed_seeds.len()
+            );
+            dir
+        }
         None => snapshot_dir.clone(),
     };
     let before = snapshot::take(&snapshot_dir);

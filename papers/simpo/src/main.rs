@@ -108,7 +108,9 @@ fn run(args: Args) -> Result<()> {
     })?;
 
     let config_path = shared::report::relative_display(&cfg_path, &repo_root());
-    let info = shared::report::RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text };
+    let reference = a.reference_dir(&repo_root(), "simpo");
+    let info = shared::report::RunInfo { scale: a.scale.name(), seeds: &seeds, threads, device: &a.device, config_path: &config_path, config_toml: &cfg_text, reference: reference.as_deref() };
+    // A one-seed run's intervals are widened by the spread between the committed seeds.
     let t0 = std::time::Instant::now();
     let (claims, analysis) = tables::save_all(&runs, &records, &out, &info).context("writing the results")?;
     eprintln!("==> tables, claims and intervals in {:.1} s", t0.elapsed().as_secs_f64());
@@ -122,7 +124,7 @@ fn run(args: Args) -> Result<()> {
         println!("SimPO − DPO ({}), {setup}: 95% interval half-width {hw:.2} points", analysis.headline.name());
     }
     if seeds.len() == 1 {
-        println!("(one seed: its intervals cover prompts and samples, not training runs; the committed tables pool seeds 0, 1, 2: `cargo xtask reproduce simpo --seeds 3`)");
+        println!("(one seed; the committed tables pool seeds 0, 1, 2: `cargo xtask reproduce simpo --seeds 3`)");
     }
     println!("seeds {described}; total {:.1} min; tables in {}", started.elapsed().as_secs_f64() / 60.0, out.display());
     Ok(())

@@ -109,17 +109,17 @@ fn per_seed<'a>(runs: &'a [Outcome], setup: &str, method: &str) -> Vec<&'a Metho
 }
 
 impl Analysis {
-    pub fn new(runs: &[Outcome], r: &Records) -> shared::Result<Self> {
+    /// `boot` carries the seed-spread reference of a one-seed run, if any ([`shared::stats::spread`]).
+    pub fn new(runs: &[Outcome], r: &Records, boot: &Bootstrap) -> shared::Result<Self> {
         if runs.is_empty() {
             return Err(shared::Error::invalid("simpo tables", "no runs to pool"));
         }
-        let boot = Bootstrap::default();
         let headline = Headline::of(runs.iter().flat_map(|o| o.sft.iter().chain(o.results.iter().flat_map(|x| x.evals.iter()))));
         let mut numbers = Numbers::new();
-        push_numbers(&mut numbers, &boot, r, "SFT", "table4", headline)?;
+        push_numbers(&mut numbers, boot, r, "SFT", "table4", headline)?;
         for m in &runs[0].results {
             let key = model_key(m);
-            push_numbers(&mut numbers, &boot, r, &key, "table4", headline)?;
+            push_numbers(&mut numbers, boot, r, &key, "table4", headline)?;
             let passes = per_seed(runs, &m.setup, &m.method).iter().map(|x| x.forward_passes as f64).sum::<f64>() / runs.len() as f64;
             numbers.push_exact(format!("table4/{key}/forward passes (mean over seeds)"), passes)?;
         }
@@ -132,7 +132,7 @@ impl Analysis {
             let others: Vec<String> = std::iter::once("SFT".to_string()).chain(methods(runs, &s).iter().filter(|m| m.method != "SimPO").map(|m| m.method.clone())).collect();
             for m in others {
                 let key = if m == "SFT" { m.clone() } else { format!("{s}/{m}") };
-                vs_simpo.insert((s.clone(), m), headline_diff(&boot, r, &simpo, &key, headline)?);
+                vs_simpo.insert((s.clone(), m), headline_diff(boot, r, &simpo, &key, headline)?);
             }
         }
         Ok(Analysis { headline, numbers, vs_simpo, seeds: r.seeds() })
@@ -240,8 +240,7 @@ pub fn ablation_table(runs: &[Outcome], a: &Analysis) -> Table {
 
 /// The paper's claims, decided by the seed-stratified bootstrap over the pooled per-prompt
 /// records: held only when the 95% interval excludes zero in the paper's direction.
-pub fn claims(runs: &[Outcome], r: &Records, a: &Analysis, command: &str) -> shared::Result<Claims> {
-    let boot = Bootstrap::default();
+pub fn claims(runs: &[Outcome], r: &Records, a: &Analysis, command: &str, boot: &Bootstrap) -> shared::Result<Claims> {
     let h = a.headline;
     let hn = h.name();
     let mut c = Claims::new("simpo", command);
@@ -253,7 +252,7 @@ pub fn claims(runs: &[Outcome], r: &Records, a: &Analysis, command: &str) -> sha
             continue;
         }
         let diff = |m: &str| a.vs_simpo.get(&(sn.to_string(), m.to_string())).cloned().ok_or_else(|| shared::Error::invalid("simpo claims", format!("no SimPO − {m} interval in setup {sn}")));
-        let (iv, p) = mean_diff(&boot, r, &key("SimPO"), "SFT", "oracle")?;
+        let (iv, p) = mean_diff(boot, r, &key("SimPO"), "SFT", "oracle")?;
         c.interval(&format!("{sn}/simpo-vs-sft-oracle"), "SimPO improves on the SFT model (oracle score)", "oracle score, SimPO − SFT (paired)", Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
         let (iv, p) = diff("SFT")?;
         c.interval(&format!("{sn}/simpo-vs-sft-lc"), "SimPO improves on the SFT model (LC WR)", &format!("{hn}, SimPO − SFT (paired)"), Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
@@ -280,7 +279,7 @@ pub fn claims(runs: &[Outcome], r: &Records, a: &Analysis, command: &str) -> sha
         let others: Vec<&MethodResult> = methods(runs, sn).into_iter().filter(|x| !x.ablation && x.method != "SimPO").collect();
         if !others.is_empty() {
             let k = others.len() as f64;
-            let strict = Bootstrap { level: 1.0 - 0.05 / k, ..Bootstrap::default() };
+            let strict = Bootstrap { level: 1.0 - 0.05 / k, ..boot.clone() };
             let mut best: Option<(Interval, f64)> = None; // (the closest competitor's interval, smallest upper bound)
             for m in &others {
                 let (iv, _) = diff(&m.method)?;
@@ -305,9 +304,9 @@ pub fn claims(runs: &[Outcome], r: &Records, a: &Analysis, command: &str) -> sha
             )?;
         }
         if has("SimPO w/o LN") {
-            let (iv, _) = mean_diff(&boot, r, &key("SimPO w/o LN"), &key("SimPO"), "length")?;
+            let (iv, _) = mean_diff(boot, r, &key("SimPO w/o LN"), &key("SimPO"), "length")?;
             c.interval(&format!("{sn}/no-ln-longer"), "without length normalisation SimPO writes longer answers", "length, w/o LN − SimPO (paired)", Direction::Greater, 0.0, &iv)?;
-            let (iv, _) = mean_diff(&boot, r, &key("SimPO w/o LN"), &key("SimPO"), "oracle")?;
+            let (iv, _) = mean_diff(boot, r, &key("SimPO w/o LN"), &key("SimPO"), "oracle")?;
             c.interval(&format!("{sn}/no-ln-lower-quality"), "without length normalisation quality drops", "oracle score, w/o LN − SimPO (paired)", Direction::Less, 0.0, &iv)?;
         }
         if has("SimPO γ=0") {
@@ -383,18 +382,23 @@ pub fn simpo_dpo_half_widths(a: &Analysis) -> Vec<(String, f64)> {
 
 /// Write every result file atomically (the tables as CSV + Markdown, the pooled per-prompt
 /// records behind them, the claims and the numbers with their intervals, the plot, and `run.md`
-/// with the seeds, threads and the full config); returns the claims and the analysis.
+/// with the seeds, threads and the full config); returns the claims and the analysis. A one-seed
+/// run with a seed-spread reference (`info.reference`) has every interval widened by it, and the
+/// claims say so under their table.
 pub fn save_all(runs: &[Outcome], records: &Records, out: &Path, info: &RunInfo) -> shared::Result<(Claims, Analysis)> {
     let seeds: Vec<u64> = runs.iter().map(|o| o.seed).collect();
     if seeds != info.seeds || records.seeds() != seeds {
         return Err(shared::Error::invalid("simpo tables", format!("runs of seeds {seeds:?}, records of {:?}, run info {:?}: they must agree", records.seeds(), info.seeds)));
     }
     std::fs::create_dir_all(out).map_err(|e| shared::Error::io(out, e))?;
-    let a = Analysis::new(runs, records)?;
+    let (boot, note) = info.bootstrap("table4_mini", records)?;
+    let boot = &boot;
+    let a = Analysis::new(runs, records, boot)?;
     main_table(runs, &a).save(out, "table4_mini")?;
     ablation_table(runs, &a).save(out, "table5_ablation_mini")?;
     records.save(out, "table4_mini")?;
-    let claims = claims(runs, records, &a, &info.command("simpo"))?;
+    let mut claims = claims(runs, records, &a, &info.command("simpo"), boot)?;
+    claims.notes.push(format!("Intervals: {note}."));
     claims.save(out)?;
     a.numbers.save(out)?;
     pairs_table(runs).save(out, "pairs")?;
@@ -479,7 +483,7 @@ mod tests {
         // 2 seeds × 6 models × 45 prompts × 2 samples; 30 distinct prompts, the repeats numbered on.
         assert_eq!(records.rows.len(), 2 * 6 * 45 * 2);
         let dir = tempfile::tempdir().unwrap();
-        let info = RunInfo { scale: "mini", seeds: &[0, 1], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "" };
+        let info = RunInfo { scale: "mini", seeds: &[0, 1], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "", reference: None };
         let (claims, a) = save_all(&runs, &records, dir.path(), &info).unwrap();
         let get = |id: &str| claims.rows.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("claim {id}"));
         let c = get("base/simpo-vs-dpo-lc");
@@ -501,6 +505,41 @@ mod tests {
         // Runs, records and run info must name the same seeds.
         let info1 = RunInfo { seeds: &[0], ..info };
         assert!(save_all(&runs, &records, dir.path(), &info1).unwrap_err().to_string().contains("must agree"));
+    }
+
+    /// A one-seed run with a two-seed reference folder: every interval is at least as wide as the
+    /// plain one-seed interval (wider where the reference seeds differ), the estimates are the
+    /// run's own, and the claims say how their intervals were made.
+    #[test]
+    fn a_one_seed_run_is_widened_by_the_reference_spread() {
+        let runs = vec![outcome(0, 45), outcome(1, 45)];
+        let reference = shared::stats::seeds::gather(&[0, 1], |s| per_prompt(&runs[s as usize])).unwrap();
+        let ref_dir = tempfile::tempdir().unwrap();
+        reference.save(ref_dir.path(), "table4_mini").unwrap();
+        let one = vec![outcome(0, 45)];
+        let records = per_prompt(&one[0]).unwrap();
+        let info = RunInfo { scale: "mini", seeds: &[0], threads: 2, device: "cpu", config_path: "papers/simpo/configs/mini.toml", config_toml: "", reference: None };
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, _) = save_all(&one, &records, dir.path(), &info).unwrap();
+        assert!(std::fs::read_to_string(dir.path().join("claims.md")).unwrap().contains("Intervals: intervals cover the prompts and samples of this run only (no seed-spread reference)."));
+        let info = RunInfo { reference: Some(ref_dir.path()), ..info };
+        let (wide, a) = save_all(&one, &records, dir.path(), &info).unwrap();
+        let mut widened = 0;
+        for (p, w) in plain.rows.iter().zip(&wide.rows) {
+            assert_eq!((p.id.as_str(), p.estimate), (w.id.as_str(), w.estimate));
+            if let (Some(plo), Some(phi), Some(wlo), Some(whi)) = (p.lo, p.hi, w.lo, w.hi) {
+                assert!(wlo <= plo && whi >= phi, "{}: [{wlo}, {whi}] does not contain [{plo}, {phi}]", p.id);
+                widened += (wlo < plo && whi > phi) as usize;
+            }
+        }
+        // Statistics equal in both synthetic reference seeds (the lengths) have no spread to add.
+        assert!(widened >= 4, "only {widened} claims widened");
+        assert!(a.numbers.rows.iter().filter(|n| n.lo.is_some()).count() >= 20);
+        assert!(std::fs::read_to_string(dir.path().join("claims.md")).unwrap().contains("one seed: every interval is widened by the spread between seeds 0, 1 (2 seeds)"));
+        // A corrupt reference is an error naming it, not a silent plain run.
+        std::fs::write(ref_dir.path().join("table4_mini.per_prompt.csv"), "seed,method\n0\n").unwrap();
+        let e = save_all(&one, &records, dir.path(), &info).unwrap_err().to_string();
+        assert!(e.contains("seed-spread reference") && e.contains("--no-seed-spread"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,21 @@ pub struct AllRecords {
     pub alpaca: Records,
 }
 
+/// One bootstrap per per-prompt table: each carries that table's seed-spread reference when a
+/// one-seed run has one (`RunInfo::bootstrap`), `Bootstrap::default()` otherwise.
+pub struct Boots {
+    pub iterations: Bootstrap,
+    pub pairs: Bootstrap,
+    pub alpaca: Bootstrap,
+}
+
+impl Boots {
+    /// Plain bootstraps (this run's data only).
+    pub fn plain() -> Self {
+        Boots { iterations: Bootstrap::default(), pairs: Bootstrap::default(), alpaca: Bootstrap::default() }
+    }
+}
+
 pub fn records(outs: &[Outcome]) -> shared::Result<AllRecords> {
     Ok(AllRecords { iterations: nt::iteration_records(outs)?, pairs: nt::pair_records(outs)?, alpaca: nt::alpaca_records(outs)? })
 }
@@ -98,8 +113,8 @@ fn slug(m: &str) -> String {
 
 /// The spec's test assertions and the paper's comparisons, each decided by the seed-stratified
 /// bootstrap over prompts (and pairs) and seeds.
-pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str) -> shared::Result<Claims> {
-    let boot = Bootstrap::default();
+pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str, boots: &Boots) -> shared::Result<Claims> {
+    let boot = &boots.iterations;
     let mut c = Claims::new("sppo", command);
     let last = cfg.harness.iterations;
     let Some(s) = cfg.methods.iter().find(|m| matches!(m.objective, Objective::Sppo(_))).map(|m| m.name.clone()) else { return Ok(c) };
@@ -107,59 +122,63 @@ pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str
     let r = &rs.iterations;
     // (a) SPPO beats pi_0 at every iteration, and does not fall back.
     for t in 1..=last {
-        nt::claim_mean(&mut c, &boot, r, &format!("{}-beats-base-iter{t}", slug(&s)), &format!("(a) {s} beats pi_0 at iteration {t}: WR_base({t}) > 0.5 (paper: LC {} vs 17.11)", ["24.79", "26.89", "28.53"].get(t - 1).unwrap_or(&"-")), &it(&s, t), "wr_base", Direction::Greater, 0.5)?;
+        nt::claim_mean(&mut c, boot, r, &format!("{}-beats-base-iter{t}", slug(&s)), &format!("(a) {s} beats pi_0 at iteration {t}: WR_base({t}) > 0.5 (paper: LC {} vs 17.11)", ["24.79", "26.89", "28.53"].get(t - 1).unwrap_or(&"-")), &it(&s, t), "wr_base", Direction::Greater, 0.5)?;
     }
     if last > 1 {
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-no-fallback", slug(&s)), &format!("(a) {s} does not fall back: WR_base({last}) ≥ WR_base(1) − 0.02"), &it(&s, last), &it(&s, 1), "wr_base", Direction::Greater, -0.02)?;
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-improves", slug(&s)), &format!("{s} improves over iterations: WR_base({last}) > WR_base(1) (paper: 24.79 → 28.53 LC)"), &it(&s, last), &it(&s, 1), "wr_base", Direction::Greater, 0.0)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-no-fallback", slug(&s)), &format!("(a) {s} does not fall back: WR_base({last}) ≥ WR_base(1) − 0.02"), &it(&s, last), &it(&s, 1), "wr_base", Direction::Greater, -0.02)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-improves", slug(&s)), &format!("{s} improves over iterations: WR_base({last}) > WR_base(1) (paper: 24.79 → 28.53 LC)"), &it(&s, last), &it(&s, 1), "wr_base", Direction::Greater, 0.0)?;
     }
     // (b) Sec. 4.5: on its own iteration-1 pairs, SPPO raises the winner and lowers the loser.
     let p = &rs.pairs;
-    nt::claim_mean(&mut c, &boot, p, &format!("{}-raises-winner", slug(&s)), &format!("(b) {s}, iteration 1, on its own training pairs: mean D_w > 0 (chosen likelihood up)"), &it(&s, 1), "d_w", Direction::Greater, 0.0)?;
-    nt::claim_mean(&mut c, &boot, p, &format!("{}-lowers-loser", slug(&s)), &format!("(b) {s}, iteration 1, on its own training pairs: mean D_l < 0 (rejected likelihood down)"), &it(&s, 1), "d_l", Direction::Less, 0.0)?;
+    nt::claim_mean(&mut c, &boots.pairs, p, &format!("{}-raises-winner", slug(&s)), &format!("(b) {s}, iteration 1, on its own training pairs: mean D_w > 0 (chosen likelihood up)"), &it(&s, 1), "d_w", Direction::Greater, 0.0)?;
+    nt::claim_mean(&mut c, &boots.pairs, p, &format!("{}-lowers-loser", slug(&s)), &format!("(b) {s}, iteration 1, on its own training pairs: mean D_l < 0 (rejected likelihood down)"), &it(&s, 1), "d_l", Direction::Less, 0.0)?;
     // The paper's comparisons (reported, not asserted by the spec).
     let has = |m: &str| cfg.methods.iter().any(|x| x.name == m);
     let h = Headline::of(outs.iter().flat_map(|o| std::iter::once(&o.base_alpaca).chain(o.methods.iter().map(|m| &m.alpaca))));
     if has("DPO") {
-        nt::claim_mean(&mut c, &boot, p, "dpo-raises-winner", "(b, logged) DPO, iteration 1, on its own training pairs: mean D_w > 0 (paper: DPO can lower both likelihoods)", &it("DPO", 1), "d_w", Direction::Greater, 0.0)?;
+        nt::claim_mean(&mut c, &boots.pairs, p, "dpo-raises-winner", "(b, logged) DPO, iteration 1, on its own training pairs: mean D_w > 0 (paper: DPO can lower both likelihoods)", &it("DPO", 1), "d_w", Direction::Greater, 0.0)?;
     }
     for (b, paper_lc, paper_len) in [("DPO", "22.30", "+513"), ("IPO", "20.06", "+1084")] {
         if !has(b) {
             continue;
         }
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-vs-{}", slug(&s), slug(b)), &format!("{s} Iter{last} beats {b} Iter{last} (paper: LC 28.53 vs {paper_lc}); WR_base, paired"), &it(&s, last), &it(b, last), "wr_base", Direction::Greater, 0.0)?;
-        let (iv, pi) = headline_diff(&boot, &rs.alpaca, &it(&s, last), &it(b, last), h)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-vs-{}", slug(&s), slug(b)), &format!("{s} Iter{last} beats {b} Iter{last} (paper: LC 28.53 vs {paper_lc}); WR_base, paired"), &it(&s, last), &it(b, last), "wr_base", Direction::Greater, 0.0)?;
+        let (iv, pi) = headline_diff(&boots.alpaca, &rs.alpaca, &it(&s, last), &it(b, last), h)?;
         c.interval(&format!("{}-vs-{}-alpaca", slug(&s), slug(b)), &format!("{s} Iter{last} beats {b} Iter{last} on the mini AlpacaEval (paper: LC 28.53 vs {paper_lc})"), &format!("{} on the mini AlpacaEval, {s} − {b} at Iter{last} (paired)", h.name()), Direction::Greater, 0.0, &iv)?.p_improvement = Some(pi);
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-longer-than-{}", slug(b), slug(&s)), &format!("{b} lengthens its answers more than {s} by Iter{last} (paper: {paper_len} vs +487 chars)"), &it(b, last), &it(&s, last), "len", Direction::Greater, 0.0)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-longer-than-{}", slug(b), slug(&s)), &format!("{b} lengthens its answers more than {s} by Iter{last} (paper: {paper_len} vs +487 chars)"), &it(b, last), &it(&s, last), "len", Direction::Greater, 0.0)?;
     }
-    let (iv, pi) = headline_diff(&boot, &rs.alpaca, &it(&s, last), "SFT (pi_0)", h)?;
+    let (iv, pi) = headline_diff(&boots.alpaca, &rs.alpaca, &it(&s, last), "SFT (pi_0)", h)?;
     c.interval(&format!("{}-vs-base-alpaca", slug(&s)), &format!("{s} Iter{last} beats the base pi_0 on the mini AlpacaEval (paper: LC 28.53 vs 17.11)"), &format!("{} on the mini AlpacaEval, {s} Iter{last} − pi_0 (paired)", h.name()), Direction::Greater, 0.0, &iv)?.p_improvement = Some(pi);
     Ok(c)
 }
 
 /// Every iterate's and every mini AlpacaEval row's numbers with their intervals (`numbers.csv`).
-pub fn numbers(outs: &[Outcome], rs: &AllRecords) -> shared::Result<Numbers> {
-    let boot = Bootstrap::default();
+pub fn numbers(outs: &[Outcome], rs: &AllRecords, b: &Boots) -> shared::Result<Numbers> {
     let mut n = Numbers::new();
-    nt::push_iteration_numbers(&mut n, &boot, &rs.iterations)?;
-    nt::push_alpaca_numbers(&mut n, outs, &rs.alpaca, &boot)?;
+    nt::push_iteration_numbers(&mut n, &b.iterations, &rs.iterations)?;
+    nt::push_alpaca_numbers(&mut n, outs, &rs.alpaca, &b.alpaca)?;
     Ok(n)
 }
 
 /// Write every table, the per-prompt records, the claims and the numbers; returns the claims.
 pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) -> Result<Claims> {
-    let boot = Bootstrap::default();
     let rs = records(outs)?;
-    nt::iterations_table("SPPO miniature: every method after each iteration (nash-mini preference; WR vs pi_0 is an expected probability)", outs, &rs.iterations, &boot)?.save(out, "iterations")?;
+    // A one-seed run: each table's intervals widened by the committed seeds' spread.
+    let ((iterations, n1), (pairs, n2), (alpaca, n3)) = (info.bootstrap("iterations", &rs.iterations)?, info.bootstrap("pairs", &rs.pairs)?, info.bootstrap("alpaca_mini", &rs.alpaca)?);
+    let b = Boots { iterations, pairs, alpaca };
+    let note = if n1 == n2 && n2 == n3 { n1 } else { format!("iterations: {n1}; pairs: {n2}; alpaca_mini: {n3}") };
+    eprintln!("==> {note}");
+    nt::iterations_table("SPPO miniature: every method after each iteration (nash-mini preference; WR vs pi_0 is an expected probability)", outs, &rs.iterations, &b.iterations)?.save(out, "iterations")?;
     rs.iterations.save(out, "iterations")?;
     rs.pairs.save(out, "pairs")?;
     data_table(outs)?.save(out, "data")?;
-    table1(outs, &rs.iterations, &boot)?.save(out, "table1_mini")?;
-    nt::alpaca_table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", outs, &rs.alpaca, &boot)?.save(out, "alpaca_mini")?;
+    table1(outs, &rs.iterations, &b.iterations)?.save(out, "table1_mini")?;
+    nt::alpaca_table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", outs, &rs.alpaca, &b.alpaca)?.save(out, "alpaca_mini")?;
     rs.alpaca.save(out, "alpaca_mini")?;
-    let c = claims(cfg, &rs, outs, &info.command("sppo"))?;
+    let mut c = claims(cfg, &rs, outs, &info.command("sppo"), &b)?;
+    c.notes.push(format!("Intervals: {note}."));
     c.save(out)?;
-    numbers(outs, &rs)?.save(out)?;
+    numbers(outs, &rs, &b)?.save(out)?;
     info.save(out)?;
     Ok(c)
 }

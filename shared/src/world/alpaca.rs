@@ -8,7 +8,7 @@ use super::{Prompt, World};
 use crate::error::{Error, Result};
 use crate::report::{Cell, Table};
 use rand::Rng;
-use stats::{paired, probability_of_improvement, Bootstrap, Design, Interval, Numbers, Record, Records};
+use stats::{paired, probability_of_improvement, Bootstrap, Design, Draw, Interval, Numbers, Pair, Record, Records};
 use std::collections::BTreeMap;
 
 /// The benchmark: prompts and the baseline's outputs, both fixed by the world's version.
@@ -232,21 +232,29 @@ impl Headline {
 
 /// Methods A and B of per-prompt records paired on the same prompts and seeds: the interval of
 /// the headline difference A − B (computed per seed, averaged over the drawn seeds) and the
-/// probability of improvement P(A > B) on per-prompt judge preferences.
+/// probability of improvement P(A > B) on per-prompt judge preferences. A one-seed interval is
+/// widened by the seed spread of `boot.reference` when it has one ([`stats::spread`]).
 pub fn headline_diff(boot: &Bootstrap, r: &Records, a: &str, b: &str, h: Headline) -> Result<(Interval, f64)> {
-    let p = paired(r, a, b)?;
     let (pref, dlen) = (r.metric("preference")?, r.metric("delta_len")?);
-    let cs = h.strengths(r, &[a, b])?;
-    let iv = boot.interval(&Design::new(&p.pairs)?, |d| {
-        d.per_seed(|items| {
-            let seed = items[0].seed;
-            h.value(items.iter().map(|u| (u.a[pref], u.a[dlen])), &cs, a, seed) - h.value(items.iter().map(|u| (u.b[pref], u.b[dlen])), &cs, b, seed)
-        })
-    })?;
+    let stat = |cs: Strengths| {
+        move |d: &Draw<'_, Pair>| {
+            d.per_seed(|items| {
+                let seed = items[0].seed;
+                h.value(items.iter().map(|u| (u.a[pref], u.a[dlen])), &cs, a, seed) - h.value(items.iter().map(|u| (u.b[pref], u.b[dlen])), &cs, b, seed)
+            })
+        }
+    };
+    let p = paired(r, a, b)?;
+    let mut iv = boot.interval(&Design::new(&p.pairs)?, stat(h.strengths(r, &[a, b])?))?;
+    if let Some(reference) = &boot.reference {
+        let rp = paired(reference, a, b)?;
+        iv = boot.widen(iv, &Design::new(&rp.pairs)?, stat(h.strengths(reference, &[a, b])?))?;
+    }
     Ok((iv, probability_of_improvement(&p, "preference", true)?))
 }
 
-/// The interval of the paired mean difference A − B of one per-prompt metric, with P(A > B).
+/// The interval of the paired mean difference A − B of one per-prompt metric, with P(A > B)
+/// (widened by `boot.reference` as [`headline_diff`], inside [`Bootstrap::mean_diff`]).
 pub fn mean_diff(boot: &Bootstrap, r: &Records, a: &str, b: &str, metric: &str) -> Result<(Interval, f64)> {
     let p = paired(r, a, b)?;
     Ok((boot.mean_diff(&p, metric)?, probability_of_improvement(&p, metric, true)?))
@@ -255,18 +263,32 @@ pub fn mean_diff(boot: &Bootstrap, r: &Records, a: &str, b: &str, metric: &str) 
 /// One model's numbers with their intervals, named `<prefix>/<method>/<column>`: oracle score,
 /// judge WR %, LC WR % (refitted per replicate, when the headline is LC) and average length.
 pub fn push_numbers(n: &mut Numbers, boot: &Bootstrap, r: &Records, method: &str, prefix: &str, h: Headline) -> Result<()> {
-    let rows = r.of(method)?;
-    let d = Design::new(&rows)?;
     let col = |name: &str| r.metric(name);
     let (oracle, pref, len, dlen) = (col("oracle")?, col("preference")?, col("length")?, col("delta_len")?);
-    n.push(format!("{prefix}/{method}/oracle"), &boot.interval(&d, |x| x.mean(|u| u.values[oracle]))?)?;
-    n.push(format!("{prefix}/{method}/judge WR %"), &boot.interval(&d, |x| 100.0 * x.mean(|u| u.values[pref]))?)?;
+    let lc = |cs: Strengths| move |x: &Draw<'_, &Record>| x.per_seed(|items| h.value(items.iter().map(|u| (u.values[pref], u.values[dlen])), &cs, method, items[0].seed));
+    let rows = r.of(method)?;
+    let d = Design::new(&rows)?;
+    let reference_rows = boot.reference.as_ref().map(|x| x.of(method)).transpose()?;
+    let reference = reference_rows.as_ref().map(|rows| Design::new(rows)).transpose()?;
+    // The interval of one column, widened by the reference's seed spread when there is one.
+    let interval = |stat: &dyn Fn(&Draw<'_, &Record>) -> f64| -> Result<Interval> {
+        let iv = boot.interval(&d, |x| stat(x))?;
+        Ok(match &reference {
+            Some(rd) => boot.widen(iv, rd, |x| stat(x))?,
+            None => iv,
+        })
+    };
+    n.push(format!("{prefix}/{method}/oracle"), &interval(&|x| x.mean(|u| u.values[oracle]))?)?;
+    n.push(format!("{prefix}/{method}/judge WR %"), &interval(&|x| 100.0 * x.mean(|u| u.values[pref]))?)?;
     if h.lc {
-        let cs = h.strengths(r, &[method])?;
-        let iv = boot.interval(&d, |x| x.per_seed(|items| h.value(items.iter().map(|u| (u.values[pref], u.values[dlen])), &cs, method, items[0].seed)))?;
+        let iv = boot.interval(&d, lc(h.strengths(r, &[method])?))?;
+        let iv = match (&reference, &boot.reference) {
+            (Some(rd), Some(all)) => boot.widen(iv, rd, lc(h.strengths(all, &[method])?))?,
+            _ => iv,
+        };
         n.push(format!("{prefix}/{method}/LC WR %"), &iv)?;
     }
-    n.push(format!("{prefix}/{method}/avg len"), &boot.interval(&d, |x| x.mean(|u| u.values[len]))?)?;
+    n.push(format!("{prefix}/{method}/avg len"), &interval(&|x| x.mean(|u| u.values[len]))?)?;
     Ok(())
 }
 

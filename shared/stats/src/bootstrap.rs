@@ -82,11 +82,15 @@ pub struct Bootstrap {
     pub level: f64,
     /// Force a scheme (tests compare them); `None` = from the data.
     pub scheme: Option<Scheme>,
+    /// Records of the same table from an earlier run over several seeds (the committed
+    /// snapshot): a one-seed interval is widened by the spread between those seeds
+    /// ([`crate::spread`]). `None`: intervals of this run's data only.
+    pub reference: Option<std::sync::Arc<Records>>,
 }
 
 impl Default for Bootstrap {
     fn default() -> Self {
-        Bootstrap { replicates: 2000, rng_seed: 0, level: 0.95, scheme: None }
+        Bootstrap { replicates: 2000, rng_seed: 0, level: 0.95, scheme: None, reference: None }
     }
 }
 
@@ -149,6 +153,11 @@ impl<'a, T: Unit> Design<'a, T> {
         } else {
             Scheme::Nested
         }
+    }
+
+    /// Seed `i`'s data alone (the i-th of [`Design::seeds`]), with no resampling.
+    pub fn seed_draw(&self, i: usize) -> Draw<'a, T> {
+        Draw { seeds: vec![self.groups[i].iter().flatten().copied().collect()] }
     }
 
     /// The data as drawn with no resampling (every seed once, every prompt once).
@@ -286,17 +295,33 @@ impl Bootstrap {
         })
     }
 
-    /// Interval of the mean paired difference `mean(a - b)` of a metric.
+    /// Interval of the mean paired difference `mean(a - b)` of a metric (a one-seed interval
+    /// widened by the seed spread of [`Bootstrap::reference`], when set).
     pub fn mean_diff(&self, p: &Paired, metric: &str) -> Result<Interval> {
         let m = p.metric(metric)?;
-        self.interval(&Design::new(&p.pairs)?, |d| d.mean(|x| x.diff(m)))
+        let iv = self.interval(&Design::new(&p.pairs)?, |d| d.mean(|x| x.diff(m)))?;
+        match &self.reference {
+            Some(r) => {
+                let rp = crate::paired::paired(r, &p.a, &p.b)?;
+                let rm = rp.metric(metric)?;
+                self.widen(iv, &Design::new(&rp.pairs)?, |d| d.mean(|x| x.diff(rm)))
+            }
+            None => Ok(iv),
+        }
     }
 
-    /// Interval of one method's mean of a metric.
+    /// Interval of one method's mean of a metric (widened as [`Bootstrap::mean_diff`]).
     pub fn mean_of(&self, records: &Records, method: &str, metric: &str) -> Result<Interval> {
         let m = records.metric(metric)?;
         let rows = records.of(method)?;
-        self.interval(&Design::new(&rows)?, |d| d.mean(|r| r.values[m]))
+        let iv = self.interval(&Design::new(&rows)?, |d| d.mean(|r| r.values[m]))?;
+        match &self.reference {
+            Some(r) => {
+                let (rm, rows) = (r.metric(metric)?, r.of(method)?);
+                self.widen(iv, &Design::new(&rows)?, |d| d.mean(|x| x.values[rm]))
+            }
+            None => Ok(iv),
+        }
     }
 }
 

@@ -142,11 +142,14 @@ pub struct Claims {
     /// The command that regenerates these rows (the same for all of them).
     pub command: String,
     pub rows: Vec<Claim>,
+    /// Lines printed under the Markdown table (how the intervals were made, e.g. widened by a
+    /// committed seed spread); not part of `claims.csv`.
+    pub notes: Vec<String>,
 }
 
 impl Claims {
     pub fn new(paper: &str, command: &str) -> Self {
-        Claims { paper: paper.into(), command: command.into(), rows: vec![] }
+        Claims { paper: paper.into(), command: command.into(), rows: vec![], notes: vec![] }
     }
 
     fn push(&mut self, c: Claim) -> Result<&mut Claim> {
@@ -228,7 +231,8 @@ impl Claims {
     }
 
     pub fn to_markdown(&self) -> String {
-        format!("### Claims of `{}`\n\n{}\n{}", self.paper, markdown_rows(&self.rows), LEGEND)
+        let notes: String = self.notes.iter().map(|n| format!("{n}\n\n")).collect();
+        format!("### Claims of `{}`\n\n{}\n{notes}{}", self.paper, markdown_rows(&self.rows), LEGEND)
     }
 
     /// Write `<dir>/claims.csv` and `<dir>/claims.md` atomically.

@@ -13,7 +13,17 @@ use crate::claim::{read_claims, short, Claim, ClaimsFile};
 use crate::error::Result;
 use crate::files::fmt_num;
 use crate::numbers::Numbers;
+use crate::verdict::Verdict;
 use std::path::Path;
+
+/// The seeds pooled by the committed claims of `dir` (the most any claim records; empty when
+/// there is no readable `claims.csv` in the ledger format).
+pub fn committed_seeds(dir: &Path) -> Vec<u64> {
+    match read_claims(&dir.join("claims.csv")) {
+        Ok(ClaimsFile::Ledger(rows)) => rows.into_iter().map(|c| c.seeds).max_by_key(|s| s.len()).unwrap_or_default(),
+        _ => vec![],
+    }
+}
 
 /// What a results folder holds for comparison.
 #[derive(Debug, Default, Clone)]
@@ -52,6 +62,12 @@ pub struct Comparison {
     pub moved: Vec<String>,
     /// Claims whose verdict changed.
     pub flipped: Vec<String>,
+    /// Claims held or contradicted in the snapshot and inconclusive in a rerun of fewer seeds:
+    /// less certain, not reversed (a one-seed interval, widened by the seed spread, is wider than
+    /// the snapshot's pooled one). Not a failure to reproduce, and listed.
+    pub weaker: Vec<String>,
+    /// The rerun's seeds and the snapshot's, when the rerun has fewer.
+    pub fewer_seeds: Option<(usize, usize)>,
     /// Committed numbers or claims the rerun no longer writes.
     pub missing: Vec<String>,
     /// Numbers or claims the rerun writes that the snapshot lacks (not a failure).
@@ -68,8 +84,17 @@ impl Comparison {
         if let Some(why) = &self.no_baseline {
             return format!("  nothing to compare within uncertainty: {why}\n");
         }
-        let mut s = if self.reproduced() {
+        let mut s = if self.reproduced() && self.weaker.is_empty() {
             format!("  reproduced: {} verdict(s) unchanged, {} number(s) inside their committed intervals\n", self.claims_checked, self.numbers_checked)
+        } else if self.reproduced() {
+            let (run, snap) = self.fewer_seeds.unwrap_or((0, 0));
+            format!(
+                "  reproduced within the power of {run} seed(s): no verdict reversed or gained; {} of {} verdict(s) unchanged, {} less certain than with the snapshot's {snap} seeds (inconclusive here); {} number(s) inside their committed intervals\n",
+                self.claims_checked - self.weaker.len(),
+                self.claims_checked,
+                self.weaker.len(),
+                self.numbers_checked
+            )
         } else {
             format!(
                 "  not reproduced: {} of {} verdict(s) changed, {} of {} number(s) moved outside their committed intervals, {} missing\n",
@@ -80,7 +105,7 @@ impl Comparison {
                 self.missing.len()
             )
         };
-        for (label, lines) in [("verdict", &self.flipped), ("moved", &self.moved), ("missing", &self.missing), ("new", &self.added)] {
+        for (label, lines) in [("verdict", &self.flipped), ("less certain", &self.weaker), ("moved", &self.moved), ("missing", &self.missing), ("new", &self.added)] {
             for l in lines {
                 s.push_str(&format!("    {label}: {l}\n"));
             }
@@ -126,7 +151,13 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
                 c.missing.push(format!("claim {} ({})", k.id, k.statement));
                 continue;
             };
-            if m.verdict != k.verdict {
+            let fewer = m.seeds.len() < k.seeds.len();
+            if fewer {
+                c.fewer_seeds = Some((m.seeds.len(), k.seeds.len()));
+            }
+            if m.verdict != k.verdict && fewer && m.verdict == Verdict::Inconclusive && matches!(k.verdict, Verdict::Held | Verdict::Contradicted) {
+                c.weaker.push(format!("{} ({}): {} → inconclusive with {} of {} seeds (now {}; committed {})", k.id, k.statement, k.verdict.name(), m.seeds.len(), k.seeds.len(), evidence(m), evidence(k)));
+            } else if m.verdict != k.verdict {
                 c.flipped.push(format!("{} ({}): {} → {} (now {}; committed {})", k.id, k.statement, k.verdict.name(), m.verdict.name(), evidence(m), evidence(k)));
             }
             c.numbers_checked += 1;
@@ -216,6 +247,30 @@ mod tests {
         assert!(r.contains("moved: table4/base/SimPO/LC WR %: 58.70 → 63 (+4.30), above the committed [55, 62] by 1 (0.29 half-widths)"), "{r}");
         assert!(r.contains("moved: table4/base/SimPO/forward passes: 48 → 50 (a number without sampling changed)"), "{r}");
         assert!(r.contains("moved: claim base/simpo-vs-dpo estimate: 2 → 0.400 (-1.60), below the committed [0.500, 3.50]"), "{r}");
+    }
+
+    /// A rerun of one seed against a 3-seed snapshot: held → inconclusive is less certain (listed,
+    /// not a failure); held → contradicted, or inconclusive → held, is a changed verdict.
+    #[test]
+    fn fewer_seeds_may_be_less_certain_but_not_reversed() {
+        let with_seeds = |diff: (f64, f64, f64), seeds: Vec<u64>| {
+            let mut s = snap((55.0, 58.7, 62.0), diff, 48.0);
+            s.claims.as_mut().unwrap()[0].seeds = seeds;
+            s
+        };
+        let before = with_seeds((0.5, 2.0, 3.5), vec![0, 1, 2]);
+        let c = compare(&before, &with_seeds((-0.4, 1.5, 3.4), vec![0]));
+        assert!(c.reproduced() && c.flipped.is_empty() && c.weaker.len() == 1, "{c:?}");
+        let r = c.render();
+        assert!(r.contains("reproduced within the power of 1 seed(s): no verdict reversed or gained; 0 of 1 verdict(s) unchanged, 1 less certain than with the snapshot's 3 seeds"), "{r}");
+        assert!(r.contains("less certain: base/simpo-vs-dpo (SimPO beats DPO): held → inconclusive with 1 of 3 seeds"), "{r}");
+        // The same change with as many seeds is a changed verdict.
+        assert!(!compare(&before, &with_seeds((-0.4, 1.5, 3.4), vec![0, 1, 2])).reproduced());
+        // Reversed with fewer seeds: still a changed verdict.
+        assert!(!compare(&before, &with_seeds((-3.0, -2.0, -1.0), vec![0])).reproduced());
+        // Gained: inconclusive in the snapshot, held by one seed.
+        let unsure = with_seeds((-0.5, 1.0, 2.5), vec![0, 1, 2]);
+        assert!(!compare(&unsure, &with_seeds((0.5, 2.0, 3.5), vec![0])).reproduced());
     }
 
     #[test]

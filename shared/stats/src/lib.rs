@@ -19,6 +19,9 @@
 //! 6. [`numbers`]: every number with its interval → `results/<slug>/numbers.csv`; [`compare`]
 //!    checks a rerun against the committed numbers and verdicts (`cargo xtask reproduce`).
 //! 7. [`seeds`]: `--seed S --seeds N` and a helper that runs a closure per seed and joins records.
+//! 8. [`spread`]: a run of one seed cannot see training variance; given the committed records of
+//!    the same table over several seeds, its intervals are widened by the spread between them, so
+//!    that two one-seed runs on different machines reach the same verdicts.
 //!
 //! # What the bootstrap resamples, and why
 //!
@@ -72,13 +75,14 @@ pub mod numbers;
 pub mod paired;
 pub mod records;
 pub mod seeds;
+pub mod spread;
 pub mod verdict;
 
 pub use bootstrap::{Bootstrap, Design, Draw, Interval, Scheme, Unit};
 pub use claim::{Claim, Claims};
 pub use error::{Error, Result};
 pub use numbers::Numbers;
-pub use paired::{paired, Paired};
+pub use paired::{paired, Pair, Paired};
 pub use records::{Record, Records};
 pub use seeds::Seeds;
 pub use verdict::{probability_of_improvement, Direction, Verdict};
