@@ -323,6 +323,47 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Where a run without `--out` writes: the snapshot folder, except that a mini run of fewer
+/// seeds than the committed tables goes to `target/mini-results/<slug>/` (compared with them, not
+/// written over them); the second value says so.
+fn default_out(root: &Path, slug: &str, scale: Scale, seeds: u64, snapshot_dir: &Path) -> (PathBuf, Option<String>) {
+    let committed = stats::compare::committed_seeds(snapshot_dir);
+    if scale == Scale::Mini && committed.len() as u64 > seeds {
+        let dir = root.join("target/mini-results").join(slug);
+        let why = format!(
+            "the committed tables pool seeds {}; this run of {seeds} seed(s) writes to {} and is compared with them (`--seeds {}` regenerates the committed tables)",
+            stats::seeds::describe(&committed),
+            dir.strip_prefix(root).unwrap_or(&dir).display(),
+            committed.len()
+        );
+        return (dir, Some(why));
+    }
+    (snapshot_dir.to_path_buf(), None)
+}
+
+#[cfg(test)]
+mod out_tests {
+    use super::*;
+
+    #[test]
+    fn a_run_of_fewer_seeds_does_not_overwrite_the_committed_tables() {
+        let root = tempfile::tempdir().unwrap();
+        let snap = root.path().join("results/simpo");
+        std::fs::create_dir_all(&snap).unwrap();
+        // No committed claims: the snapshot folder.
+        assert_eq!(default_out(root.path(), "simpo", Scale::Mini, 1, &snap), (snap.clone(), None));
+        let mut c = stats::Claims::new("simpo", "cargo xtask reproduce simpo --seeds 3");
+        let iv = stats::Interval { estimate: 1.0, lo: 0.5, hi: 1.5, se: 0.2, level: 0.95, replicates: 2000, seeds: vec![0, 1, 2], prompts: 10, units: 30, scheme: stats::Scheme::Crossed };
+        c.interval("x", "x", "x", stats::Direction::Greater, 0.0, &iv).unwrap();
+        c.save(&snap).unwrap();
+        let (dir, why) = default_out(root.path(), "simpo", Scale::Mini, 1, &snap);
+        assert_eq!(dir, root.path().join("target/mini-results/simpo"));
+        assert!(why.unwrap().contains("pool seeds 0, 1, 2 (3 seeds); this run of 1 seed(s) writes to target/mini-results/simpo"));
+        assert_eq!(default_out(root.path(), "simpo", Scale::Mini, 3, &snap).0, snap);
+        assert_eq!(default_out(root.path(), "simpo", Scale::Smoke, 1, &snap).0, snap);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn reproduce(
     root: &Path,
@@ -351,23 +392,15 @@ fn reproduce(
         Scale::Paper => root.join("results").join(slug).join("paper"),
         Scale::Smoke => root.join("target/smoke-results").join(slug),
     };
-    // A mini run of fewer seeds than the committed snapshot is compared with it, not written over
-    // it: its tables go to target/mini-results/<slug>/.
-    let committed_seeds = stats::compare::committed_seeds(&snapshot_dir);
     let out = match out_override {
         Some(dir) => std::env::current_dir()?.join(dir),
-        None if scale == Scale::Mini && committed_seeds.len() as u64 > seeds.count => {
-            let dir = root.join("target/mini-results").join(slug);
-            println!(
-                "== {slug}: the committed tables pool seeds {}; this run of {} seed(s) writes to {} and is compared with them (`--seeds {}` regenerates the committed tables)",
-                stats::seeds::describe(&committed_seeds),
-                seeds.count,
-                dir.strip_prefix(root).unwrap_or(&dir).display(),
-                committed_seeds.len()
-            );
+        None => {
+            let (dir, why) = default_out(root, slug, scale, seeds.count, &snapshot_dir);
+            if let Some(why) = why {
+                println!("== {slug}: {why}");
+            }
             dir
         }
-        None => snapshot_dir.clone(),
     };
     let before = snapshot::take(&snapshot_dir);
     let committed = stats::compare::read_snapshot(&snapshot_dir).context("reading the committed snapshot")?;
