@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | `improve` | `x <prev> y⁻ <fb> kind <improve>` | a revision that scores higher than the bad `y⁻` | DRIFT's guided positives |
 //! | `judge` | `<judge> x <resp> y <score>` | the score token `<Sk>`, k = the 5-point additive rubric of `y` ([`rubric`]), levels balanced | the self-rewarding judge (EFT data) |
+//! | `refine` | `x <prev> y_l <refine>` | the gold answer `y_w` as a rewrite of a worse `y_l`, each paired with the direct target `x → y_w` | EVOLVE's SFT stage (Eq. 4) |
 //!
 //! A base with forms is the default cached base ([`super::base::ensure`]) fine-tuned further on a
 //! mixture of plain demonstrations (so it keeps answering) and form demonstrations; it is cached in
@@ -34,6 +35,8 @@ pub enum Form {
     Improve,
     /// Self-rewarding: score a response on the 5-point additive rubric (evaluation fine-tuning).
     Judge,
+    /// EVOLVE: rewrite a previous (worse) answer after the reserved `<refine>` token.
+    Refine,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +93,23 @@ pub fn improve_demo<R: Rng>(world: &World, x: &Prompt, max_prev_chars: usize, rn
     let g = world.oracle.grade(x, &bad);
     let better = (0..8).map(|_| demonstrate(x, &world.cfg.demos, rng).response).find(|y| world.oracle.score(x, y) > g.score).unwrap_or_else(|| world.gold(x));
     Some((improve_prompt(x, &bad, &feedback(g.error), max_prev_chars), better))
+}
+
+/// EVOLVE's refinement prompt `x <prev> y_prev <refine>` (the `<refine>` token is the spec's
+/// template `z`; the previous answer clipped to `max_prev_chars`). Only the latest answer is shown.
+pub fn refine_prompt(x: &Prompt, prev: &str, max_prev_chars: usize) -> String {
+    format!("{}<prev>{}<refine>", x.text(), clip(prev, max_prev_chars))
+}
+
+/// One EVOLVE SFT pair on `x` (spec, Miniature "Data"): `y_w` the oracle-correct answer, `y_l` a
+/// demonstration (the judge mixture: partly wrong, wrong, verbose) scoring below it. Returns
+/// `(y_w, y_l)`; None when no worse demonstration came up in 8 draws.
+pub fn refine_pair<R: Rng>(world: &World, x: &Prompt, rng: &mut R) -> Option<(String, String)> {
+    let yw = world.gold(x);
+    let sw = world.oracle.score(x, &yw);
+    let mix = judge_demo_mixture();
+    let yl = (0..8).map(|_| demonstrate(x, &mix, rng).response).find(|y| world.oracle.score(x, y) < sw)?;
+    Some((yw, yl))
 }
 
 /// The 5-point additive rubric of the self-rewarding judge on the oracle's grade (Yuan et al.'s
@@ -150,6 +170,17 @@ pub fn forms_data(world: &World, base: &Base, cfg: &FormsConfig, seed: u64) -> R
             Form::Judge => {
                 for (p, y) in judge_demos(world, cfg.demos, cfg.max_prev_chars, &mut rng) {
                     out.push(SftExample { prompt: tok.encode_prompt(&p)?, response: tok.encode_response(&y)? });
+                }
+            }
+            Form::Refine => {
+                // L_SFT (Eq. 4): each pair gives the direct target and the refine target; `demos`
+                // counts pairs, so this form adds 2·demos examples.
+                while out.len() - start < 2 * cfg.demos {
+                    let x = world.train_prompts(1, &mut rng).remove(0);
+                    if let Some((yw, yl)) = refine_pair(world, &x, &mut rng) {
+                        out.push(SftExample { prompt: tok.encode_prompt(&x.text())?, response: tok.encode_response(&yw)? });
+                        out.push(SftExample { prompt: tok.encode_prompt(&refine_prompt(&x, &yl, cfg.max_prev_chars))?, response: tok.encode_response(&yw)? });
+                    }
                 }
             }
             Form::Improve => {
@@ -238,6 +269,25 @@ mod tests {
             assert_eq!(tok.encode(y).unwrap().len(), 1, "{y} is one token");
             assert!(tok.encode_prompt(p).unwrap().len() + 2 <= 128, "{p} fits the tiny model's context");
         }
+    }
+
+    #[test]
+    fn refine_pairs_rewrite_a_worse_answer_into_gold() {
+        let world = World::new(WorldConfig::default()).unwrap();
+        let tok = crate::world::tokenizer::WorldTokenizer::new().unwrap();
+        let mut rng = crate::world::rng(7, "t");
+        let mut n = 0;
+        for x in world.train_prompts(60, &mut rng.clone()) {
+            if let Some((yw, yl)) = refine_pair(&world, &x, &mut rng) {
+                n += 1;
+                assert!(world.oracle.score(&x, &yl) < world.oracle.score(&x, &yw));
+                let p = refine_prompt(&x, &yl, 40);
+                assert!(p.starts_with(&x.text()) && p.ends_with("<refine>"), "{p}");
+                let ids = tok.encode_prompt(&p).unwrap();
+                assert_eq!(ids[ids.len() - 2], tok.id("<refine>").unwrap(), "the reserved token ends the prompt");
+            }
+        }
+        assert!(n > 30, "only {n} of 60 prompts gave a refine pair");
     }
 
     #[test]
