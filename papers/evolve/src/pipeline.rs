@@ -21,7 +21,7 @@
 //! Everything is saved under a run folder keyed by the config and seed; a rerun resumes.
 
 use crate::chain;
-use crate::config::{Kind, Method, MiniConfig, RefineNegative};
+use crate::config::{Kind, Method, MiniConfig, RefineNegative, Selection};
 use crate::loss::{EvolveObjective, REFINE};
 use anyhow::{Context, Result};
 use rand::Rng;
@@ -116,19 +116,41 @@ pub fn refine_ids(tok: &WorldTokenizer, x: &Prompt, prev: &[i64], max_prev_chars
 }
 
 /// Chains of `n` answers per prompt: `y_1` to the direct prompt, then each `y_{k+1}` to the refine
-/// prompt of the latest answer. `[prompt][position]` response ids (stop token stripped).
-pub fn chains(model: &Llama, tok: &WorldTokenizer, xs: &[Prompt], ids: &[Vec<i64>], n: usize, gen: &GenerateConfig, ppb: usize, max_prev: usize) -> shared::Result<Vec<Vec<Vec<i64>>>> {
-    let first = sample_groups(model, ids, tok.pad, 1, ppb, gen)?;
+/// prompt of the latest answer (`refine(p, y_k)` gives its ids). `[prompt][position]` response
+/// ids (stop token stripped).
+pub fn chains(model: &Llama, pad: i64, ids: &[Vec<i64>], n: usize, gen: &GenerateConfig, ppb: usize, refine: &dyn Fn(usize, &[i64]) -> shared::Result<Vec<i64>>) -> shared::Result<Vec<Vec<Vec<i64>>>> {
+    let first = sample_groups(model, ids, pad, 1, ppb, gen)?;
     let mut out: Vec<Vec<Vec<i64>>> = first.into_iter().map(|mut g| vec![g.remove(0)]).collect();
     for k in 1..n {
-        let ctx = xs.iter().zip(&out).map(|(x, c)| refine_ids(tok, x, c.last().expect("≥ 1"), max_prev)).collect::<shared::Result<Vec<_>>>()?;
+        let ctx = out.iter().enumerate().map(|(p, c)| refine(p, c.last().expect("≥ 1"))).collect::<shared::Result<Vec<_>>>()?;
         let g = GenerateConfig { seed: gen.seed.wrapping_add(7919 * k as u64), ..gen.clone() };
-        let next = sample_groups(model, &ctx, tok.pad, 1, ppb, &g)?;
+        let next = sample_groups(model, &ctx, pad, 1, ppb, &g)?;
         for (c, mut y) in out.iter_mut().zip(next) {
             c.push(y.remove(0));
         }
     }
     Ok(out)
+}
+
+/// What the annotator needs from a scale (the miniature's [`Ctx`], the paper's
+/// [`crate::paper::PaperSetting`]); the chains, the selection and the examples are
+/// [`EvolveAnnotator`]'s, the same at every scale.
+pub trait Setting {
+    /// Round t's direct prompt ids.
+    fn prompt_ids(&self, t: usize) -> &[Vec<i64>];
+    /// The refine prompt ids of prompt p of round t with the previous answer `prev`.
+    fn refine_ids(&self, t: usize, p: usize, prev: &[i64]) -> shared::Result<Vec<i64>>;
+    fn decode(&self, y: &[i64]) -> shared::Result<String>;
+    fn pad(&self) -> i64;
+    fn gen(&self, seed: u64) -> GenerateConfig;
+    fn samples(&self) -> usize;
+    fn prompts_per_batch(&self) -> usize;
+    fn seed(&self) -> u64;
+    /// Reward-model scores of a group of answers to prompt p of round t, and their oracle scores
+    /// where the scale has an oracle (NaN otherwise); None: no reward model (rule selection only).
+    fn score(&self, t: usize, p: usize, texts: &[String], rng: &mut rand_chacha::ChaCha8Rng) -> Option<(Vec<f64>, Vec<f64>)>;
+    /// Held-out evaluation of an iterate, if the scale has one.
+    fn evaluate(&self, policy: &Llama) -> shared::Result<Option<ChainEval>>;
 }
 
 impl Ctx<'_> {
@@ -140,7 +162,8 @@ impl Ctx<'_> {
     pub fn evaluate(&self, model: &Llama) -> shared::Result<ChainEval> {
         let xs = &self.eval_prompts;
         let ids = xs.iter().map(|x| self.tok.encode_prompt(&x.text())).collect::<shared::Result<Vec<_>>>()?;
-        let c = chains(model, &self.tok, xs, &ids, 1 + self.cfg.eval.refine_steps, &self.gen(0.0, 1.0, self.seed), self.cfg.prompts_per_batch, self.cfg.forms.max_prev_chars)?;
+        let refine = |p: usize, prev: &[i64]| refine_ids(&self.tok, &xs[p], prev, self.cfg.forms.max_prev_chars);
+        let c = chains(model, self.tok.pad, &ids, 1 + self.cfg.eval.refine_steps, &self.gen(0.0, 1.0, self.seed), self.cfg.prompts_per_batch, &refine)?;
         let mut out = ChainEval::default();
         for k in 0..=self.cfg.eval.refine_steps {
             let texts: Vec<String> = c.iter().map(|ch| self.tok.decode_response(&ch[k])).collect();
@@ -154,37 +177,77 @@ impl Ctx<'_> {
     }
 }
 
-/// The data side of both methods on the shared on-policy loop.
+impl Setting for Ctx<'_> {
+    fn prompt_ids(&self, t: usize) -> &[Vec<i64>] {
+        &self.chunk_ids[t]
+    }
+    fn refine_ids(&self, t: usize, p: usize, prev: &[i64]) -> shared::Result<Vec<i64>> {
+        refine_ids(&self.tok, &self.chunks[t][p], prev, self.cfg.forms.max_prev_chars)
+    }
+    fn decode(&self, y: &[i64]) -> shared::Result<String> {
+        Ok(self.tok.decode_response(y))
+    }
+    fn pad(&self) -> i64 {
+        self.tok.pad
+    }
+    fn gen(&self, seed: u64) -> GenerateConfig {
+        Ctx::gen(self, self.cfg.temperature, self.cfg.top_p, seed)
+    }
+    fn samples(&self) -> usize {
+        self.cfg.samples
+    }
+    fn prompts_per_batch(&self) -> usize {
+        self.cfg.prompts_per_batch
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// The miniature RM: the oracle plus N(0, rm_noise²), drawn per answer (pitfall 7).
+    fn score(&self, t: usize, p: usize, texts: &[String], rng: &mut rand_chacha::ChaCha8Rng) -> Option<(Vec<f64>, Vec<f64>)> {
+        let x = &self.chunks[t][p];
+        let oracle: Vec<f64> = texts.iter().map(|y| self.world.oracle.score(x, y)).collect();
+        let rm = oracle.iter().map(|o| o + self.cfg.rm_noise * gaussian(rng)).collect();
+        Some((rm, oracle))
+    }
+    fn evaluate(&self, policy: &Llama) -> shared::Result<Option<ChainEval>> {
+        Ctx::evaluate(self, policy).map(Some)
+    }
+}
+
+/// The data side of both methods on the shared on-policy loop, at every scale.
 pub struct EvolveAnnotator<'a> {
-    pub ctx: &'a Ctx<'a>,
+    pub setting: &'a dyn Setting,
     pub method: Method,
 }
 
 impl Annotator for EvolveAnnotator<'_> {
     fn annotate(&mut self, t: usize, policy: &Llama) -> shared::Result<Annotation> {
-        let ctx = self.ctx;
-        let (xs, ids) = (&ctx.chunks[t], &ctx.chunk_ids[t]);
-        // The same stream for every method in round t (they all start from SFT-both).
-        let seed = ctx.seed ^ (t as u64 + 1).wrapping_mul(1_000_003);
-        let g = ctx.gen(ctx.cfg.temperature, ctx.cfg.top_p, seed);
-        let n = ctx.cfg.samples;
+        let st = self.setting;
+        let ids = st.prompt_ids(t);
+        // The same stream for every method in round t (they all start from the same base).
+        let seed = st.seed() ^ (t as u64 + 1).wrapping_mul(1_000_003);
+        let g = st.gen(seed);
+        let n = st.samples();
         let groups = match self.method.kind {
-            Kind::IterDpo => sample_groups(policy, ids, ctx.tok.pad, n, ctx.cfg.prompts_per_batch, &g)?,
-            Kind::Evolve => chains(policy, &ctx.tok, xs, ids, n, &g, ctx.cfg.prompts_per_batch, ctx.cfg.forms.max_prev_chars)?,
+            Kind::IterDpo => sample_groups(policy, ids, st.pad(), n, st.prompts_per_batch(), &g)?,
+            Kind::Evolve => chains(policy, st.pad(), ids, n, &g, st.prompts_per_batch(), &|p, prev| st.refine_ids(t, p, prev))?,
         };
         let mut noise = rng(seed, "evolve-rm-noise");
-        let mut data = RoundData { prompts: xs.len(), winner_position: vec![0; n], ..Default::default() };
+        let mut data = RoundData { prompts: ids.len(), winner_position: vec![0; n], ..Default::default() };
         let mut by_pos = vec![vec![]; n];
         let (mut gaps, mut order) = (vec![], vec![]);
         let mut examples = vec![];
-        for (p, (x, group)) in xs.iter().zip(&groups).enumerate() {
-            let texts: Vec<String> = group.iter().map(|y| ctx.tok.decode_response(y)).collect();
-            let oracle: Vec<f64> = texts.iter().map(|y| ctx.world.oracle.score(x, y)).collect();
+        for (p, group) in groups.iter().enumerate() {
+            let texts: Vec<String> = group.iter().map(|y| st.decode(y)).collect::<shared::Result<_>>()?;
+            let rule = if self.method.kind == Kind::IterDpo { Selection::Rm } else { self.method.selection };
+            let (rm, oracle) = match st.score(t, p, &texts, &mut noise) {
+                Some(s) => s,
+                None if rule == Selection::Rule => (vec![f64::NAN; texts.len()], vec![f64::NAN; texts.len()]),
+                None => return Err(shared::Error::invalid(format!("method {}", self.method.name), "selection by a reward model needs a reward model; this scale has none (use selection = \"rule\")")),
+            };
             for (k, o) in oracle.iter().enumerate() {
                 by_pos[k].push(*o);
             }
-            let rm: Vec<f64> = oracle.iter().map(|o| o + ctx.cfg.rm_noise * gaussian(&mut noise)).collect();
-            let rule = if self.method.kind == Kind::IterDpo { crate::config::Selection::Rm } else { self.method.selection };
             let Some((w, l)) = chain::select(rule, &rm, &texts) else {
                 data.dropped += 1;
                 continue;
@@ -200,7 +263,7 @@ impl Annotator for EvolveAnnotator<'_> {
             }
             if evolve && self.method.refine_negative == RefineNegative::SelfCopy {
                 // The refine term: both completions under (x, y_l, z); the negative is y_l itself.
-                examples.push(Example::pair(refine_ids(&ctx.tok, x, &group[l], ctx.cfg.forms.max_prev_chars)?, yw, yl).with(REFINE, 1.0));
+                examples.push(Example::pair(st.refine_ids(t, p, &group[l])?, yw, yl).with(REFINE, 1.0));
             }
         }
         data.examples = examples.len();
@@ -222,9 +285,13 @@ impl Annotator for EvolveAnnotator<'_> {
     }
 
     fn evaluate(&mut self, _t: usize, policy: &Llama, _trained: &Trained) -> shared::Result<serde_json::Value> {
-        let e = self.ctx.evaluate(policy)?;
-        eprintln!("    {:<12} → {}", self.method.name, describe(&e));
-        Ok(serde_json::to_value(e).unwrap_or_default())
+        match self.setting.evaluate(policy)? {
+            Some(e) => {
+                eprintln!("    {:<12} → {}", self.method.name, describe(&e));
+                Ok(serde_json::to_value(e).unwrap_or_default())
+            }
+            None => Ok(serde_json::Value::Null),
+        }
     }
 }
 
@@ -283,7 +350,7 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
         let mdir = dir.join(slug(&m.name));
         let icfg = IterateConfig { iterations: cfg.iterations, reference: Reference::Previous, train: ctx.train.clone(), seed_per_iteration: true };
         eprintln!("==> {} ({} rounds)", m.name, cfg.iterations);
-        let mut ann = EvolveAnnotator { ctx: &ctx, method: m.clone() };
+        let mut ann = EvolveAnnotator { setting: &ctx, method: m.clone() };
         let recs = iterate::run(&model, &mut vs, &mut ann, &cfg.objective as &EvolveObjective, &icfg, tok.pad, TOKENIZER_ID, &mdir)?;
         for r in &recs {
             rows.push(IterRow {
