@@ -30,13 +30,6 @@ pub struct Boots {
     pub alpaca: Bootstrap,
 }
 
-impl Boots {
-    /// Plain bootstraps (this run's data only).
-    pub fn plain() -> Self {
-        Boots { iterations: Bootstrap::default(), pairs: Bootstrap::default(), alpaca: Bootstrap::default() }
-    }
-}
-
 pub fn records(outs: &[Outcome]) -> shared::Result<AllRecords> {
     Ok(AllRecords { iterations: nt::iteration_records(outs)?, pairs: nt::pair_records(outs)?, alpaca: nt::alpaca_records(outs)? })
 }
