@@ -40,8 +40,13 @@ pub trait Miniature {
     fn run_seed(cfg: &Self::Config, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> Result<Self::Outcome>;
     /// Write every table, record, claim and plot of the seeds' outcomes into `out`.
     fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> Result<stats::Claims>;
-    /// `--scale paper`: by default an error carrying [`Miniature::paper_scale_note`]; a paper whose
-    /// paper-scale recipe has a plan to print overrides this.
+    /// The paper-scale config `--scale paper` reads when `--config` names none.
+    fn paper_config() -> PathBuf {
+        Self::config_dir().join("paper.toml")
+    }
+    /// `--scale paper` with `config` ([`Miniature::paper_config`] unless `--config` is given): by
+    /// default an error carrying [`Miniature::paper_scale_note`]; a paper whose paper-scale path
+    /// runs from this binary overrides this (usually with [`run_paper_scale`]).
     fn paper_scale(args: &RunArgs, config: &Path) -> Result<()> {
         let _ = (args, config);
         anyhow::bail!("{}", Self::paper_scale_note())
@@ -79,10 +84,10 @@ pub fn main<M: Miniature>() {
 /// Run the miniature for every seed of `a` and write its results.
 pub fn reproduce<M: Miniature>(a: RunArgs, config: Option<PathBuf>) -> Result<()> {
     let root = repo_root();
-    let cfg_path = config.clone().unwrap_or_else(|| M::config_dir().join(format!("{}.toml", a.scale.name())));
-    if a.scale == Scale::Paper && config.is_none() {
-        return M::paper_scale(&a, &cfg_path);
+    if a.scale == Scale::Paper {
+        return M::paper_scale(&a, &config.unwrap_or_else(M::paper_config));
     }
+    let cfg_path = config.clone().unwrap_or_else(|| M::config_dir().join(format!("{}.toml", a.scale.name())));
     let cfg = M::load(&cfg_path).with_context(|| format!("loading {}", cfg_path.display()))?;
     let cfg_text = toml::to_string(&cfg)?;
     let seeds = a.seed_list()?;
@@ -111,5 +116,34 @@ pub fn reproduce<M: Miniature>(a: RunArgs, config: Option<PathBuf>) -> Result<()
     let claims = M::save_all(&cfg, &outs, &out, &info).context("writing the results")?;
     println!("\n{}", claims.to_markdown());
     println!("total {:.1} min; tables in {}", started.elapsed().as_secs_f64() / 60.0, out.display());
+    Ok(())
+}
+
+/// `--scale paper` for a paper whose paper-scale path is one call `run(config, device, work_dir)`:
+/// load and print the config, stop there on `--dry-run`, else run on `--device`. The stages'
+/// checkpoints go to the work folder `runs/<slug>/paper-<config name>/` (`$REPRO_RUNS` for
+/// `runs`; every stage there resumes), never into `results/`; the run's `summary.json` and
+/// `paper_config.json` are then copied to the results folder (`--out`, default
+/// `results/<slug>/paper/`).
+pub fn run_paper_scale<C: serde::Serialize, S>(args: &RunArgs, config: &Path, slug: &str, load: impl FnOnce(&Path) -> Result<C>, run: impl FnOnce(&C, tch::Device, &Path) -> Result<S>) -> Result<()> {
+    let cfg = load(config).with_context(|| format!("loading the paper-scale config {}", config.display()))?;
+    let root = repo_root();
+    let stem = config.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "paper".into());
+    let work = std::env::var("REPRO_RUNS").map(PathBuf::from).unwrap_or_else(|_| root.join("runs")).join(slug).join(format!("paper-{stem}"));
+    let out = args.results_dir(&root, slug)?;
+    println!("== {slug}, paper scale; config {}:\n{}", relative_display(config, &root), toml::to_string(&cfg)?);
+    if args.dry_run {
+        println!("plan: every stage of the paper-scale path in {}, the summary into {}", work.display(), out.display());
+        return Ok(());
+    }
+    let device = crate::device::resolve(&args.device)?;
+    let started = Instant::now();
+    run(&cfg, device, &work)?;
+    for f in ["summary.json", "paper_config.json"] {
+        let bytes = std::fs::read(work.join(f)).with_context(|| format!("reading {}", work.join(f).display()))?;
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        crate::io::write_atomic(&out.join(f), &bytes)?;
+    }
+    println!("paper-scale run finished in {:.1} min; checkpoints in {}, summary in {}", started.elapsed().as_secs_f64() / 60.0, work.display(), out.join("summary.json").display());
     Ok(())
 }

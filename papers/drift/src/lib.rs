@@ -49,8 +49,14 @@ mod driver {
         fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
             Ok(tables::save_all(outs, cfg, out, info)?)
         }
+        fn paper_config() -> std::path::PathBuf {
+            Self::config_dir().join("paper/qwen2.5-7b.toml")
+        }
+        fn paper_scale(args: &shared::cli::RunArgs, config: &Path) -> anyhow::Result<()> {
+            shared::driver::run_paper_scale(args, config, Self::SLUG, paper::PaperConfig::load, |c, d, o| paper::run(c, d, o))
+        }
         fn paper_scale_note() -> String {
-            "DRIFT's paper scale (Qwen2.5-7B/14B-Instruct, WildFeedback DSAT, RMSprop) is a config (configs/paper/qwen2.5-7b.toml) run by the paper-path test on the tiny fixtures; it needs a GPU and the WildFeedback data for a real run. Run --scale mini or smoke here.".into()
+            "DRIFT's paper scale (Qwen2.5-7B/14B-Instruct, WildFeedback DSAT, RMSprop): `--scale paper [--config configs/paper/qwen2.5-14b.toml]` runs it (GPU and the WildFeedback DSAT file needed); the same path runs on the tiny fixtures in tests/paper_path.rs".into()
         }
     }
 }

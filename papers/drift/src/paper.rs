@@ -16,17 +16,16 @@ use crate::loss::DpoRpo;
 use crate::prompt::{extract_positive, guided_prompt, truncate_left, DsatRecord, DEFAULT_INSTRUCTION};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shared::hub;
 use shared::model::generate::GenerateConfig;
-use shared::model::{Llama, LlamaConfig};
-use shared::tokenize::chat::{ChatTemplate, Message, ResponseSpan};
+use shared::model::{Llama, Pretrained};
+use shared::tokenize::chat::Message;
 use shared::tokenize::Tokenizer;
 use shared::train::iterate::{self, Annotation, Annotator, IterateConfig, Reference};
 use shared::train::onpolicy::sample_groups;
 use shared::train::hf_args::HfTrainArgs;
 use shared::train::{Example, TrainConfig};
 use std::path::{Path, PathBuf};
-use tch::{nn::VarStore, Device, Kind};
+use tch::Device;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,14 +110,6 @@ fn chat(ms: &[crate::prompt::Message]) -> Vec<Message> {
     ms.iter().map(|m| Message { role: m.role.clone(), content: m.content.clone() }).collect()
 }
 
-/// (prompt ids, response ids) of an answer under the chat template: BOS once, EOS at the end.
-fn encode_answer(tok: &Tokenizer, context: &[Message], answer: &str) -> shared::Result<(Vec<i64>, Vec<i64>)> {
-    let (mut prompt, mut response) = tok.encode_pair(context, answer, ResponseSpan::WithHeader)?;
-    tok.ensure_bos(&mut prompt);
-    tok.ensure_eos(&mut response);
-    Ok((prompt, response))
-}
-
 /// The paper's data side: guided positives from π_t, the DSAT reply as the fixed negative.
 pub struct PaperAnnotator<'a> {
     pub cfg: &'a PaperConfig,
@@ -140,8 +131,8 @@ impl Annotator for PaperAnnotator<'_> {
             let completion = self.tok.decode(&ys[0], true)?;
             let positive = extract_positive(&format!("{}{completion}", guided_prompt(r, instruction)));
             let context = chat(&r.prompt);
-            let (prompt, chosen) = encode_answer(self.tok, &context, &positive)?;
-            let (_, rejected) = encode_answer(self.tok, &context, &r.rejected[0].content)?;
+            let (prompt, chosen) = self.tok.encode_answer(&context, &positive)?;
+            let (_, rejected) = self.tok.encode_answer(&context, &r.rejected[0].content)?;
             lens += positive.len();
             examples.push(Example::pair(prompt, chosen, rejected));
         }
@@ -163,18 +154,7 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSum
     cfg.validate()?;
     let train = cfg.train_config()?;
     shared::device::seed_torch(cfg.seed);
-    let source = hub::resolve(&cfg.model)?;
-    let config = LlamaConfig::from_file(source.file("config.json")?)?;
-    let mut tok = Tokenizer::from_source(&source)?;
-    tok.check_fits(config.vocab_size)?;
-    let (bos, eos) = (tok.bos_token.clone().unwrap_or_default(), tok.eos_token.clone().unwrap_or_default());
-    tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?);
-    let mut vs = VarStore::new(device);
-    if device.is_cuda() && cfg.dtype == "bf16" {
-        vs.set_kind(Kind::BFloat16);
-    }
-    let model = Llama::new(&vs.root(), &config)?;
-    shared::model::weights::load_into(&vs, &source.weight_files()?, &[]).with_context(|| format!("loading the weights of {}", source.describe()))?;
+    let Pretrained { mut vs, model, tokenizer: tok, source, .. } = Pretrained::load_chat(&cfg.model, &cfg.chat_template, &cfg.dtype, device).with_context(|| format!("loading {}", cfg.model))?;
     let records = load_dsat(Path::new(&cfg.dsat_data))?;
     let instruction = cfg.instruction.as_deref().unwrap_or(DEFAULT_INSTRUCTION);
     let guided = records.iter().map(|r| Ok(truncate_left(&tok.encode(&guided_prompt(r, instruction), false)?, cfg.generation.max_prompt_tokens))).collect::<Result<Vec<_>>>()?;

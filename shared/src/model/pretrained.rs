@@ -66,6 +66,24 @@ impl Pretrained {
         let (vs, model, tokenizer, report) = load_parts(src, device, kind, Llama::new, &[])?;
         Ok(Self { vs, model, tokenizer, source: src.clone(), report })
     }
+
+    /// What a paper-scale config names: `spec` (folder or hub id) in the config's `dtype`
+    /// ([`kind_of`]), its tokenizer given the named chat template.
+    pub fn load_chat(spec: &str, chat_template: &str, dtype: &str, device: Device) -> Result<Self> {
+        let mut p = Self::load_from(&hub::resolve(spec)?, device, kind_of(dtype, device)?)?;
+        p.tokenizer = p.tokenizer.with_chat_template(chat_template)?;
+        Ok(p)
+    }
+}
+
+/// A config's `dtype` on a device: `"bf16"` is bfloat16 on CUDA and f32 on CPU (libtorch's CPU
+/// kernels for bf16 are slow and the tests compare against f32), `"f32"` is f32 everywhere.
+pub fn kind_of(dtype: &str, device: Device) -> Result<Kind> {
+    match dtype {
+        "bf16" if device.is_cuda() => Ok(Kind::BFloat16),
+        "bf16" | "f32" => Ok(Kind::Float),
+        other => Err(crate::error::Error::invalid(format!("dtype {other:?}"), "is not one of \"bf16\", \"f32\"")),
+    }
 }
 
 /// A scalar reward model with its tokenizer. From a causal-LM checkpoint the score head starts

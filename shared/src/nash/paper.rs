@@ -23,7 +23,7 @@ use crate::hub;
 use crate::model::generate::GenerateConfig;
 use crate::model::pretrained::{Pretrained, PretrainedReward};
 use crate::model::{Llama, TokenBatch};
-use crate::tokenize::chat::{ChatTemplate, Message};
+use crate::tokenize::chat::Message;
 use crate::tokenize::Tokenizer;
 use crate::train::iterate::{self, Annotation, Annotator, IterateConfig, IterationRecord, Reference, Trained};
 use crate::train::onpolicy::{sample_groups, with_stop};
@@ -182,6 +182,22 @@ pub struct RewardScorer {
 }
 
 impl RewardScorer {
+    /// Load a `[preference]` reward model: the checkpoint in `kind`, its tokenizer with its own
+    /// chat template. A causal-LM checkpoint without a score head gets a head seeded from `seed`
+    /// and a warning (its preferences are then random: fine for a test, wrong for a run).
+    pub fn load(source: &PreferenceSource, batch: usize, device: Device, kind: Kind, seed: u64) -> Result<Self> {
+        let PreferenceSource::RewardModel { model: spec, chat_template, max_length, .. } = source;
+        let rm = PretrainedReward::load_from(&hub::resolve(spec)?, device, kind)?;
+        if !rm.report.left_initialised.is_empty() {
+            if rm.report.left_initialised.iter().any(|n| n == "score.weight") {
+                rm.model.reseed_head(seed ^ 0x5c0e_11ead);
+            }
+            eprintln!("warning: {spec} has no trained score head ({:?} left initialised): its preferences are random; use a reward-model checkpoint", rm.report.left_initialised);
+        }
+        let tok = rm.tokenizer.clone().with_chat_template(chat_template)?;
+        Ok(Self { rm, tok, max_length: *max_length, batch: batch.max(1) })
+    }
+
     /// Rewards of `(prompt, response)` conversations, rendered with the reward model's template.
     pub fn score(&self, items: &[(&str, &str)]) -> Result<Vec<f64>> {
         let pad = self.tok.pad_id();
@@ -312,21 +328,9 @@ pub fn run<M: Serialize>(cfg: &PaperConfig<M>, mut method: Method, device: Devic
     crate::device::seed_torch(cfg.seed);
     let kind = cfg.kind(device);
     let policy = Pretrained::load_from(&hub::resolve(&cfg.model)?, device, kind)?;
-    let mut tok = policy.tokenizer.clone();
-    tok.check_fits(policy.model.config().vocab_size)?;
-    tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, tok.bos_token.as_deref().unwrap_or(""), tok.eos_token.as_deref().unwrap_or(""))?);
-    let PreferenceSource::RewardModel { model: rm_spec, chat_template: rm_template, max_length, rubric_edges, stands_for } = &cfg.preference;
-    let rm = PretrainedReward::load_from(&hub::resolve(rm_spec)?, device, kind)?;
-    if rm.report.left_initialised.iter().any(|n| n == "score.weight") {
-        rm.model.reseed_head(cfg.seed ^ 0x5c0e_11ead);
-    }
-    let mut rm_tok = rm.tokenizer.clone();
-    rm_tok.check_fits(rm.model.config().vocab_size)?;
-    rm_tok.chat = Some(ChatTemplate::from_name(rm_template, rm_tok.bos_token.as_deref().unwrap_or(""), rm_tok.eos_token.as_deref().unwrap_or(""))?);
-    if !rm.report.left_initialised.is_empty() {
-        eprintln!("warning: {} has no trained score head ({:?} left initialised): its preferences are random; use a reward-model checkpoint", rm_spec, rm.report.left_initialised);
-    }
-    let scorer = RewardScorer { rm, tok: rm_tok, max_length: *max_length, batch: cfg.generation.prompts_per_batch.max(1) * cfg.samples };
+    let tok = policy.tokenizer.clone().with_chat_template(&cfg.chat_template)?;
+    let PreferenceSource::RewardModel { model: rm_spec, rubric_edges, stands_for, .. } = &cfg.preference;
+    let scorer = RewardScorer::load(&cfg.preference, cfg.generation.prompts_per_batch.max(1) * cfg.samples, device, kind, cfg.seed)?;
     let mut splits = vec![];
     for (file, pairs) in cfg.prompts.iter().zip(prompt_rows) {
         let n = cfg.max_prompts.unwrap_or(pairs.len()).min(pairs.len());

@@ -206,9 +206,25 @@ impl Tokenizer {
         })
     }
 
+    /// This tokenizer with the named chat template (`ChatTemplate::from_name`), filled with its own
+    /// BOS and EOS tokens: how a paper-scale config's `chat_template = "llama3"` is applied.
+    pub fn with_chat_template(mut self, name: &str) -> Result<Self> {
+        self.chat = Some(ChatTemplate::from_name(name, self.bos_token.as_deref().unwrap_or(""), self.eos_token.as_deref().unwrap_or(""))?);
+        Ok(self)
+    }
+
     /// Ids of a rendered chat, as transformers' `apply_chat_template(..., tokenize=True)` gives them.
     pub fn encode_chat(&self, messages: &[Message], add_generation_prompt: bool) -> Result<Vec<i64>> {
         self.encode(&self.template()?.render(messages, add_generation_prompt)?, false)
+    }
+
+    /// An answer to train on: (prompt ids with BOS once, response ids ending in EOS), the assistant
+    /// header with the response (`ResponseSpan::WithHeader`, as the alignment handbook's SFT).
+    pub fn encode_answer(&self, context: &[Message], answer: &str) -> Result<(Vec<i64>, Vec<i64>)> {
+        let (mut prompt, mut response) = self.encode_pair(context, answer, ResponseSpan::WithHeader)?;
+        self.ensure_bos(&mut prompt);
+        self.ensure_eos(&mut response);
+        Ok((prompt, response))
     }
 
     /// (prompt ids, response ids) of `prompt` followed by the assistant turn `response`.

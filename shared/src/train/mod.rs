@@ -48,6 +48,7 @@ pub mod schedule;
 pub mod scoring;
 pub mod served;
 pub mod sft;
+pub mod stage;
 
 pub use config::TrainConfig;
 pub use engine::{MicroOut, Step, Summary};
