@@ -51,8 +51,14 @@ mod driver {
         fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
             Ok(tables::save_all(outs, cfg, out, info)?)
         }
+        fn paper_config() -> std::path::PathBuf {
+            Self::config_dir().join("paper/llama-3.1-8b.toml")
+        }
+        fn paper_scale(args: &shared::cli::RunArgs, config: &Path) -> anyhow::Result<()> {
+            shared::driver::run_paper_scale(args, config, Self::SLUG, paper::PaperConfig::load, |c, d, o| paper::run(c, d, o))
+        }
         fn paper_scale_note() -> String {
-            "EVOLVE's paper scale (Llama-3.1-8B base, UltraFeedback pairs for L_SFT, 3 rounds of chains of 4 over 5-10k prompts, a public 8B reward model) is a config (configs/paper/llama-3.1-8b.toml) loaded and checked by a test; it needs a GPU, the data and a reward model. Run --scale mini or smoke here.".into()
+            "EVOLVE's paper scale (Llama-3.1-8B base, L_SFT on UltraFeedback pairs, 3 rounds of chains of 4 over 5-10k prompts, a reward model the paper does not name): `--scale paper [--config configs/paper/<setting>.toml]` runs the SFT stage and the rounds (GPU, the data and a [preference] reward model needed); the same path runs on the tiny fixtures in tests/paper_path.rs".into()
         }
     }
 }

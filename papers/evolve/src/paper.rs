@@ -1,29 +1,34 @@
 //! The paper-scale config (`configs/paper/llama-3.1-8b.toml`): models, data, hyperparameters and
 //! the refinement template, every unrecovered value marked as an assumption (spec pitfall 9).
 //!
-//! [`run`] is the paper-scale path through the miniature's annotator
-//! ([`crate::pipeline::EvolveAnnotator`] on [`shared::train::iterate`] with
-//! [`EvolveObjective`]): a Hugging Face checkpoint (hub id or folder) as the SFT-both model, a
-//! JSONL prompt file split into one chunk per round, the chat template, the refinement template
-//! as one user turn. Tested on the tiny Llama fixture with rule-based selection.
+//! [`run`] is the paper-scale path, the miniature's stages at full size:
+//! 1. **SFT stage** (`L_SFT`, Eq. 4) unless `start_model` names a finished SFT-both checkpoint:
+//!    every preference pair `(x, y_w, y_l)` of `[sft]` (UltraFeedback format) gives the direct
+//!    target `x → y_w` and the refine target `(x, y_l, z) → y_w`, the refinement template as one
+//!    user turn; trained by the shared SFT trainer into `<out>/sft-both/` ([`shared::train::stage`]);
+//! 2. **rounds** through the miniature's annotator ([`crate::pipeline::EvolveAnnotator`] on
+//!    [`shared::train::iterate`] with [`EvolveObjective`]): chains under the chat template, a pair
+//!    per chain chosen by the rule or by the `[preference]` reward model
+//!    ([`shared::nash::paper::RewardScorer`], the same scorer as the Nash papers' paper scale).
 //!
-//! **Not built:** the SFT stage at paper scale (UltraFeedback pairs through `L_SFT`) and scoring
-//! chains with a reward-model checkpoint: a config with `selection = "rm"` is refused by the
-//! annotator at this scale until a reward model is wired in.
+//! Tested on the tiny Llama fixture (both stages, rule and RM selection, resume).
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shared::hub;
+use shared::data::load_prompts;
+use shared::data::preference::{load_dataset, PreferencePair};
 use shared::model::generate::GenerateConfig;
-use shared::model::{Llama, LlamaConfig};
-use shared::tokenize::chat::{ChatTemplate, Message};
+use shared::model::pretrained::kind_of;
+use shared::model::{Llama, Pretrained};
+use shared::nash::paper::{PreferenceSource, RewardScorer};
+use shared::tokenize::chat::Message;
 use shared::tokenize::Tokenizer;
 use shared::train::hf_args::HfTrainArgs;
 use shared::train::iterate::{self, IterateConfig, Reference};
-use shared::train::TrainConfig;
+use shared::train::sft::{LossNorm, SftConfig, SftExample};
+use shared::train::{stage, TrainConfig};
 use std::path::{Path, PathBuf};
-use tch::nn::VarStore;
-use tch::{Device, Kind as DType};
+use tch::Device;
 
 use crate::config::{Kind, Method, RefineNegative, Selection};
 use crate::loss::EvolveObjective;
@@ -33,10 +38,12 @@ use crate::pipeline::{ChainEval, EvolveAnnotator, Setting};
 #[serde(deny_unknown_fields)]
 pub struct PaperConfig {
     pub setting: String,
-    /// `meta-llama/Llama-3.1-8B` (base; confirmed).
+    /// `meta-llama/Llama-3.1-8B` (base; confirmed): what the SFT stage starts from.
     pub model: String,
-    /// The checkpoint the rounds start from (after the SFT stage; hub id or folder).
-    pub start_model: String,
+    /// A finished SFT-both checkpoint (hub id or folder) to start the rounds from; when absent,
+    /// the SFT stage makes one from `model` in `<out>/sft-both/`.
+    #[serde(default)]
+    pub start_model: Option<String>,
     pub chat_template: String,
     /// The round prompts, JSONL `{"prompt": ...}`, split into `iterations` chunks.
     pub prompts: String,
@@ -45,11 +52,11 @@ pub struct PaperConfig {
     pub train: HfTrainArgs,
     pub seed: u64,
     pub dtype: String,
-    /// SFT pairs `(x, y_w, y_l)`: `HuggingFaceH4/ultrafeedback_binarized`, split `train_prefs` [R].
-    pub sft_dataset: String,
-    pub sft_split: String,
-    /// The reward model scoring chains: no default at paper scale (unknown in the paper).
-    pub reward_model: Option<String>,
+    pub sft: SftStage,
+    /// The reward model that scores chains (`selection = "rm"`): none is recovered from the paper,
+    /// so none is set by default; `type = "reward_model"` as in the Nash papers' configs.
+    #[serde(default)]
+    pub preference: Option<PreferenceSource>,
     /// The refinement template z, as the spec gives it (paper wording unknown).
     pub refine_template: String,
     pub iterations: usize,
@@ -59,7 +66,6 @@ pub struct PaperConfig {
     pub selection: Selection,
     pub refine_negative: RefineNegative,
     pub objective: EvolveObjective,
-    pub sft_lr: f64,
     pub dpo_lr: f64,
     pub epochs: usize,
     pub temperature: f64,
@@ -69,10 +75,31 @@ pub struct PaperConfig {
     pub assumptions: Vec<String>,
 }
 
+/// EVOLVE's SFT stage: `L_SFT` on preference pairs (`HuggingFaceH4/ultrafeedback_binarized`
+/// `train_prefs` [R]), both targets of every pair.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftStage {
+    /// Hub dataset id or folder, and its files (parquet or JSONL, UltraFeedback columns).
+    pub dataset: String,
+    pub files: Vec<String>,
+    /// Use the first `max_pairs` pairs only (all when absent).
+    #[serde(default)]
+    pub max_pairs: Option<usize>,
+    pub lr: f64,
+    pub train: HfTrainArgs,
+}
+
 impl PaperConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let mut c: PaperConfig = shared::io::read_toml(path)?;
-        shared::io::rebase_relative(path, &mut [&mut c.prompts, &mut c.start_model]);
+        let mut paths: Vec<&mut String> = vec![&mut c.prompts, &mut c.model, &mut c.sft.dataset];
+        paths.extend(c.start_model.as_mut());
+        if let Some(PreferenceSource::RewardModel { model, .. }) = c.preference.as_mut() {
+            paths.push(model);
+        }
+        shared::io::rebase_relative(path, &mut paths);
+        c.sft.train.validate()?;
         c.objective.validate()?;
         c.train.validate()?;
         if c.iterations == 0 || c.chain_length < 2 || c.prompts_per_iteration == 0 {
@@ -91,24 +118,14 @@ impl PaperConfig {
     }
 }
 
-/// The iteration prompts of a JSONL file (`{"prompt": "..."}` per line).
-pub fn load_prompts(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the prompts {}", path.display()))?;
-    let mut out = vec![];
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not JSON", path.display(), i + 1))?;
-        out.push(v["prompt"].as_str().with_context(|| format!("{} line {}: no \"prompt\" string", path.display(), i + 1))?.to_string());
-    }
-    anyhow::ensure!(!out.is_empty(), "{}: no prompts", path.display());
-    Ok(out)
-}
-
 /// The paper scale as the annotator sees it.
 pub struct PaperSetting<'a> {
     pub cfg: &'a PaperConfig,
     pub tok: Tokenizer,
     pub questions: Vec<Vec<String>>,
     pub chunk_ids: Vec<Vec<Vec<i64>>>,
+    /// The `[preference]` reward model, when the config has one.
+    pub scorer: Option<RewardScorer>,
 }
 
 impl Setting for PaperSetting<'_> {
@@ -138,8 +155,12 @@ impl Setting for PaperSetting<'_> {
     fn seed(&self) -> u64 {
         self.cfg.seed
     }
-    fn score(&self, _t: usize, _p: usize, _texts: &[String], _rng: &mut rand_chacha::ChaCha8Rng) -> Option<(Vec<f64>, Vec<f64>)> {
-        None
+    /// The reward model's scores of the chain as answers to the plain question (no oracle here).
+    fn score(&self, t: usize, p: usize, texts: &[String], _rng: &mut rand_chacha::ChaCha8Rng) -> shared::Result<Option<(Vec<f64>, Vec<f64>)>> {
+        let Some(scorer) = &self.scorer else { return Ok(None) };
+        let q = self.questions[t][p].as_str();
+        let rm = scorer.score(&texts.iter().map(|y| (q, y.as_str())).collect::<Vec<_>>())?;
+        Ok(Some((rm, vec![f64::NAN; texts.len()])))
     }
     fn evaluate(&self, _policy: &Llama) -> shared::Result<Option<ChainEval>> {
         Ok(None)
@@ -149,35 +170,68 @@ impl Setting for PaperSetting<'_> {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PaperSummary {
     pub setting: String,
+    /// The checkpoint the rounds started from (the SFT stage's folder, or `start_model`).
+    pub sft_both: String,
     /// Per round: the data statistics and the training summary.
     pub rounds: Vec<serde_json::Value>,
     pub out_dir: PathBuf,
 }
 
-/// Run EVOLVE's rounds from `start_model` (in `out_dir/evolve/`, resumable).
-pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSummary> {
-    shared::device::seed_torch(cfg.seed);
-    let source = hub::resolve(&cfg.start_model)?;
-    let config = LlamaConfig::from_file(source.file("config.json")?)?;
-    let mut tok = Tokenizer::from_source(&source)?;
-    tok.check_fits(config.vocab_size)?;
-    let (bos, eos) = (tok.bos_token.clone().unwrap_or_default(), tok.eos_token.clone().unwrap_or_default());
-    tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?);
-    let mut vs = VarStore::new(device);
-    if device.is_cuda() && cfg.dtype == "bf16" {
-        vs.set_kind(DType::BFloat16);
+/// `L_SFT`'s two targets of every pair (Eq. 4): `x → y_w` and `(x, y_l, z) → y_w`, the refine
+/// prompt being the refinement template as one user turn, as in the rounds.
+pub fn sft_examples(cfg: &PaperConfig, tok: &Tokenizer, pairs: &[PreferencePair]) -> shared::Result<Vec<SftExample>> {
+    let mut out = Vec::with_capacity(2 * pairs.len());
+    for p in pairs {
+        let question = p.context.iter().rev().find(|m| m.role == "user").map(|m| m.content.as_str());
+        let question = question.ok_or_else(|| shared::Error::invalid(format!("SFT pair {}", p.prompt_id), "has no user message"))?;
+        for context in [p.context.clone(), vec![Message::user(cfg.refine_prompt(question, &p.rejected))]] {
+            let (prompt, response) = tok.encode_answer(&context, &p.chosen)?;
+            out.push(SftExample { prompt, response });
+        }
     }
-    let model = Llama::new(&vs.root(), &config)?;
-    shared::model::weights::load_into(&vs, &source.weight_files()?, &[]).with_context(|| format!("loading the weights of {}", source.describe()))?;
+    Ok(out)
+}
+
+/// The SFT stage's model: `start_model` when given, else `L_SFT` from `model` into `out_dir/sft-both/`.
+fn sft_both(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<String> {
+    if let Some(m) = &cfg.start_model {
+        return Ok(m.clone());
+    }
+    let dir = out_dir.join("sft-both");
+    let sft = SftConfig { train: cfg.sft.train.at(cfg.sft.lr, cfg.seed), loss_norm: LossNorm::TokenMean };
+    stage::ensure(&dir, &sft, || {
+        let pairs = load_dataset(&cfg.sft.dataset, &cfg.sft.files, cfg.sft.max_pairs)?;
+        let base = Pretrained::load_chat(&cfg.model, &cfg.chat_template, &cfg.dtype, device)?;
+        let data = sft_examples(cfg, &base.tokenizer, &pairs)?;
+        Ok((base, data))
+    })
+    .context("EVOLVE's SFT stage (L_SFT)")?;
+    Ok(dir.display().to_string())
+}
+
+/// Run EVOLVE at paper scale: the SFT stage (unless `start_model` is set), then the rounds in
+/// `out_dir/evolve/`. Resumable at every stage.
+pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSummary> {
+    // Everything a long run would fail on later is checked before any model loads.
+    if cfg.selection == Selection::Rm && cfg.preference.is_none() {
+        bail!("selection = \"rm\" needs a reward model to score the chains; this config has none: add a [preference] table (type = \"reward_model\", model, chat_template, max_length, stands_for) or use selection = \"rule\"");
+    }
     let prompts = load_prompts(Path::new(&cfg.prompts))?;
-    let per = prompts.len() / cfg.iterations;
+    let per = (prompts.len() / cfg.iterations).min(cfg.prompts_per_iteration);
     anyhow::ensure!(per > 0, "{} prompts for {} rounds", prompts.len(), cfg.iterations);
+    shared::device::seed_torch(cfg.seed);
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    shared::io::write_json(&out_dir.join("paper_config.json"), cfg)?;
+    let start = sft_both(cfg, device, out_dir)?;
+    let Pretrained { mut vs, model, tokenizer: tok, source, .. } = Pretrained::load_chat(&start, &cfg.chat_template, &cfg.dtype, device).with_context(|| format!("loading the SFT-both model {start}"))?;
+    let scorer = match &cfg.preference {
+        Some(p) => Some(RewardScorer::load(p, cfg.sampling_batch * cfg.chain_length, device, kind_of(&cfg.dtype, device)?, cfg.seed)?),
+        None => None,
+    };
     let questions: Vec<Vec<String>> = prompts.chunks(per).take(cfg.iterations).map(<[String]>::to_vec).collect();
     let chunk_ids = questions.iter().map(|c| c.iter().map(|q| tok.encode_chat(&[Message::user(q.clone())], true)).collect::<shared::Result<Vec<_>>>()).collect::<shared::Result<Vec<_>>>()?;
     let tok_id = format!("{}|{}", source.describe(), cfg.chat_template);
-    let ps = PaperSetting { cfg, tok, questions, chunk_ids };
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    shared::io::write_json(&out_dir.join("paper_config.json"), cfg)?;
+    let ps = PaperSetting { cfg, tok, questions, chunk_ids, scorer };
     let train: TrainConfig = cfg.train.at(cfg.dpo_lr, cfg.seed);
     let dir = out_dir.join("evolve");
     let icfg = IterateConfig { iterations: cfg.iterations, reference: Reference::Previous, train, seed_per_iteration: true };
@@ -186,7 +240,7 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSum
     let recs = iterate::run(&model, &mut vs, &mut ann, &cfg.objective, &icfg, ps.tok.pad_id(), &tok_id, &dir)?;
     shared::model::weights::save(&vs, &dir.join("model.safetensors"))?;
     let rounds = recs.iter().map(|r| serde_json::json!({ "iteration": r.iteration, "stats": r.stats, "steps": r.train.steps, "mean_loss": r.train.mean_loss })).collect();
-    let s = PaperSummary { setting: cfg.setting.clone(), rounds, out_dir: out_dir.to_path_buf() };
+    let s = PaperSummary { setting: cfg.setting.clone(), sft_both: start, rounds, out_dir: out_dir.to_path_buf() };
     shared::io::write_json(&out_dir.join("summary.json"), &s)?;
     Ok(s)
 }
@@ -201,7 +255,8 @@ mod tests {
         assert_eq!(c.model, "meta-llama/Llama-3.1-8B");
         assert_eq!((c.iterations, c.chain_length), (3, 4));
         assert_eq!(c.objective.beta, 0.1);
-        assert!(c.reward_model.is_none(), "no reward model default at paper scale");
+        assert!(c.preference.is_none() && c.start_model.is_none(), "no reward model default at paper scale; the SFT stage runs");
+        assert_eq!((c.sft.dataset.as_str(), c.sft.lr), ("HuggingFaceH4/ultrafeedback_binarized", 1e-5));
         let p = c.refine_prompt("What is 2+2?", "5");
         assert!(p.contains("Here is a previous answer to the question; write an improved answer.") && p.contains("What is 2+2?") && p.contains("5"), "{p}");
         assert!(c.assumptions.len() >= 5);

@@ -148,7 +148,7 @@ pub trait Setting {
     fn seed(&self) -> u64;
     /// Reward-model scores of a group of answers to prompt p of round t, and their oracle scores
     /// where the scale has an oracle (NaN otherwise); None: no reward model (rule selection only).
-    fn score(&self, t: usize, p: usize, texts: &[String], rng: &mut rand_chacha::ChaCha8Rng) -> Option<(Vec<f64>, Vec<f64>)>;
+    fn score(&self, t: usize, p: usize, texts: &[String], rng: &mut rand_chacha::ChaCha8Rng) -> shared::Result<Option<(Vec<f64>, Vec<f64>)>>;
     /// Held-out evaluation of an iterate, if the scale has one.
     fn evaluate(&self, policy: &Llama) -> shared::Result<Option<ChainEval>>;
 }
@@ -203,11 +203,11 @@ impl Setting for Ctx<'_> {
         self.seed
     }
     /// The miniature RM: the oracle plus N(0, rm_noise²), drawn per answer (pitfall 7).
-    fn score(&self, t: usize, p: usize, texts: &[String], rng: &mut rand_chacha::ChaCha8Rng) -> Option<(Vec<f64>, Vec<f64>)> {
+    fn score(&self, t: usize, p: usize, texts: &[String], rng: &mut rand_chacha::ChaCha8Rng) -> shared::Result<Option<(Vec<f64>, Vec<f64>)>> {
         let x = &self.chunks[t][p];
         let oracle: Vec<f64> = texts.iter().map(|y| self.world.oracle.score(x, y)).collect();
         let rm = oracle.iter().map(|o| o + self.cfg.rm_noise * gaussian(rng)).collect();
-        Some((rm, oracle))
+        Ok(Some((rm, oracle)))
     }
     fn evaluate(&self, policy: &Llama) -> shared::Result<Option<ChainEval>> {
         Ctx::evaluate(self, policy).map(Some)
@@ -240,7 +240,7 @@ impl Annotator for EvolveAnnotator<'_> {
         for (p, group) in groups.iter().enumerate() {
             let texts: Vec<String> = group.iter().map(|y| st.decode(y)).collect::<shared::Result<_>>()?;
             let rule = if self.method.kind == Kind::IterDpo { Selection::Rm } else { self.method.selection };
-            let (rm, oracle) = match st.score(t, p, &texts, &mut noise) {
+            let (rm, oracle) = match st.score(t, p, &texts, &mut noise)? {
                 Some(s) => s,
                 None if rule == Selection::Rule => (vec![f64::NAN; texts.len()], vec![f64::NAN; texts.len()]),
                 None => return Err(shared::Error::invalid(format!("method {}", self.method.name), "selection by a reward model needs a reward model; this scale has none (use selection = \"rule\")")),
