@@ -51,8 +51,14 @@ mod driver {
         fn save_all(cfg: &Self::Config, outs: &[Self::Outcome], out: &Path, info: &RunInfo) -> anyhow::Result<shared::stats::Claims> {
             Ok(tables::save_all(outs, cfg, out, info)?)
         }
+        fn paper_config() -> std::path::PathBuf {
+            Self::config_dir().join("paper/llama-3.1-8b.toml")
+        }
+        fn paper_scale(args: &shared::cli::RunArgs, config: &Path) -> anyhow::Result<()> {
+            shared::driver::run_paper_scale(args, config, Self::SLUG, paper::PaperConfig::load, |c, d, o| paper::run(c, d, o))
+        }
         fn paper_scale_note() -> String {
-            "Temporal Self-Rewarding's paper scale (Llama-3.1-8B base, OpenAssistant + UltraFeedback IFT/EFT, K = 7, 2 iterations vs Self-Rewarding's 4) is a config (configs/paper/llama-3.1-8b.toml) loaded and checked by the paper-path test; it needs a GPU and the data. Run --scale mini or smoke here.".into()
+            "Temporal Self-Rewarding's paper scale (Llama-3.1-8B base, M_0 = SFT on IFT + EFT files, K = 7, 2 iterations vs Self-Rewarding's 4): `--scale paper [--config configs/paper/<setting>.toml]` runs the SFT stage and the three methods (GPU and the prepared IFT/EFT/prompt files needed); the same path runs on the tiny fixtures in tests/paper_path.rs".into()
         }
     }
 }

@@ -11,37 +11,44 @@
 //! (the assistant turn is opened with `Score: ` and the next-token distribution over the digits
 //! 1–5 is read, as the miniature reads `<S1>`..`<S5>`: no justification is written first).
 //!
-//! **Not built:** `M_0 = SFT(M_b, IFT ∪ EFT)` (the IFT/EFT data preparation from OpenAssistant and
-//! UltraFeedback and the GPT-4o EFT judgments); this path starts from an `M_0` checkpoint and a
-//! prepared prompt file. Dropout 0.1 (Self-Rewarding's default) is not modelled.
+//! **The SFT stage** `M_0 = SFT(M_b, IFT ∪ EFT)` runs unless `start_model` names a finished `M_0`:
+//! IFT records `{"prompt", "response"}` train the answer, EFT records `{"question", "response",
+//! "judgment"}` train the judgment of the judge prompt (rendered with the config's template, so the
+//! model learns to judge in the words it will be asked in); the shared SFT trainer writes `M_0` to
+//! `<out>/m0/` ([`shared::train::stage`]). **Not built:** preparing those files (OpenAssistant
+//! and UltraFeedback selection, and the GPT-4o EFT judgments, which need a judge this stack cannot
+//! run). Dropout 0.1 (Self-Rewarding's default) is not modelled.
 
 use crate::config::Kind;
 use crate::judge::{read, JudgeConfig, JudgeMode, Reading};
 use crate::pipeline::{EvalOut, Setting, TsrAnnotator};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shared::hub;
+use shared::data::{load_prompts, read_jsonl};
 use shared::model::generate::GenerateConfig;
-use shared::model::{Llama, LlamaConfig};
+use shared::model::{Llama, Pretrained};
 use shared::objectives::dpo::Dpo;
-use shared::tokenize::chat::{ChatTemplate, Message};
+use shared::tokenize::chat::Message;
 use shared::tokenize::Tokenizer;
 use shared::train::hf_args::HfTrainArgs;
 use shared::train::iterate::{self, IterateConfig, Reference};
 use shared::train::onpolicy::sample_groups;
-use shared::train::TrainConfig;
+use shared::train::sft::{LossNorm, SftConfig, SftExample};
+use shared::train::{stage, TrainConfig};
 use std::path::{Path, PathBuf};
 use tch::nn::VarStore;
-use tch::{Device, Kind as DType};
+use tch::Device;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaperConfig {
     pub setting: String,
-    /// The pretrained base `M_b` of the paper (documentation: the SFT stage is not built here).
+    /// The pretrained base `M_b`: what the SFT stage starts from.
     pub base_model: String,
-    /// `M_0` (hub id or folder): the SFT model every method starts from.
-    pub start_model: String,
+    /// A finished `M_0` (hub id or folder) to start every method from; when absent, the SFT stage
+    /// trains it from `base_model` on `[sft]`'s IFT and EFT files into `<out>/m0/`.
+    #[serde(default)]
+    pub start_model: Option<String>,
     pub chat_template: String,
     /// The iteration prompts, JSONL with a `prompt` field (relative paths from the config's folder),
     /// split into `data.chunks` equal chunks, chunk i for iteration i.
@@ -110,8 +117,15 @@ pub struct Sampling {
 #[serde(deny_unknown_fields)]
 pub struct Sft {
     pub learning_rate: f64,
+    /// Self-Rewarding decays to this; the engine's linear decay ends at 0 (recorded, not used).
     pub final_learning_rate: f64,
-    pub batch_size: usize,
+    /// IFT records, JSONL `{"prompt", "response"}` (relative paths from the config's folder).
+    #[serde(default)]
+    pub ift: Option<String>,
+    /// EFT records, JSONL `{"question", "response", "judgment"}`; every judgment ends in `Score: n`.
+    #[serde(default)]
+    pub eft: Option<String>,
+    pub train: HfTrainArgs,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,7 +139,11 @@ pub struct Iterations {
 impl PaperConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let mut cfg: PaperConfig = shared::io::read_toml(path)?;
-        shared::io::rebase_relative(path, &mut [&mut cfg.judge.prompt, &mut cfg.prompts, &mut cfg.start_model]);
+        let mut paths: Vec<&mut String> = vec![&mut cfg.judge.prompt, &mut cfg.prompts, &mut cfg.base_model];
+        paths.extend(cfg.start_model.as_mut());
+        paths.extend(cfg.sft.ift.as_mut());
+        paths.extend(cfg.sft.eft.as_mut());
+        shared::io::rebase_relative(path, &mut paths);
         cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)
     }
@@ -148,6 +166,10 @@ impl PaperConfig {
         }
         self.objective.validate()?;
         self.train.validate()?;
+        self.sft.train.validate()?;
+        if self.start_model.is_none() && self.sft.ift.is_none() && self.sft.eft.is_none() {
+            bail!("no M_0: set start_model to a finished SFT checkpoint, or [sft] ift / eft to the files the SFT stage trains on");
+        }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             bail!("learning_rate must be > 0");
         }
@@ -183,16 +205,40 @@ pub fn parse_score(judgment: &str) -> Option<f64> {
     (0.0..=5.0).contains(&v).then_some(v)
 }
 
-/// The iteration prompts of a JSONL file (`{"prompt": "..."}` per line).
-pub fn load_prompts(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the prompts {}", path.display()))?;
-    let mut out = vec![];
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not JSON", path.display(), i + 1))?;
-        out.push(v["prompt"].as_str().with_context(|| format!("{} line {}: no \"prompt\" string", path.display(), i + 1))?.to_string());
+/// `M_0`'s SFT data: IFT answers and EFT judgments (the judge prompt rendered with `template`).
+/// An EFT judgment without a parseable `Score: n` is an error: it would teach the judge to
+/// write judgments the rounds cannot read.
+pub fn sft_examples(sft: &Sft, template: &str, tok: &Tokenizer) -> Result<Vec<SftExample>> {
+    let s = |v: &serde_json::Value, k: &str| v[k].as_str().map(String::from);
+    let mut pairs: Vec<(String, String)> = vec![];
+    if let Some(f) = &sft.ift {
+        pairs.extend(read_jsonl(Path::new(f), "IFT {\"prompt\", \"response\"}", |v| Some((s(v, "prompt")?, s(v, "response")?)))?);
     }
-    anyhow::ensure!(!out.is_empty(), "{}: no prompts", path.display());
-    Ok(out)
+    if let Some(f) = &sft.eft {
+        let rows = read_jsonl(Path::new(f), "EFT {\"question\", \"response\", \"judgment\"}", |v| Some((s(v, "question")?, s(v, "response")?, s(v, "judgment")?)))?;
+        for (i, (q, r, j)) in rows.into_iter().enumerate() {
+            anyhow::ensure!(parse_score(&j).is_some(), "{f}: EFT record {}: the judgment has no `Score: <0-5>` to read", i + 1);
+            pairs.push((render_judge_prompt(template, &q, &r), j));
+        }
+    }
+    pairs.iter().map(|(p, y)| tok.encode_answer(&[Message::user(p.clone())], y).map(|(prompt, response)| SftExample { prompt, response }).map_err(Into::into)).collect()
+}
+
+/// `M_0`: `start_model`, else the SFT stage from `base_model` into `out_dir/m0/`.
+fn m0(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<String> {
+    if let Some(m) = &cfg.start_model {
+        return Ok(m.clone());
+    }
+    let dir = out_dir.join("m0");
+    let train = cfg.sft.train.at(cfg.sft.learning_rate, cfg.seed);
+    let template = cfg.judge_template()?;
+    stage::ensure(&dir, &SftConfig { train, loss_norm: LossNorm::TokenMean }, || {
+        let base = Pretrained::load_chat(&cfg.base_model, &cfg.chat_template, &cfg.dtype, device)?;
+        let data = sft_examples(&cfg.sft, &template, &base.tokenizer).map_err(|e| shared::Error::Other(format!("{e:#}")))?;
+        Ok((base, data))
+    })
+    .context("the SFT stage M_0 = SFT(M_b, IFT ∪ EFT)")?;
+    Ok(dir.display().to_string())
 }
 
 /// The paper scale as the annotator sees it.
@@ -296,6 +342,8 @@ impl Setting for PaperSetting<'_> {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PaperSummary {
     pub setting: String,
+    /// The checkpoint every method started from (the SFT stage's folder, or `start_model`).
+    pub m0: String,
     /// Per method: per iteration, the data statistics and the training summary.
     pub methods: Vec<(String, Vec<serde_json::Value>)>,
     pub out_dir: PathBuf,
@@ -305,19 +353,10 @@ pub struct PaperSummary {
 pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSummary> {
     cfg.validate()?;
     shared::device::seed_torch(cfg.seed);
-    let source = hub::resolve(&cfg.start_model)?;
-    let config = LlamaConfig::from_file(source.file("config.json")?)?;
-    let mut tok = Tokenizer::from_source(&source)?;
-    tok.check_fits(config.vocab_size)?;
-    let (bos, eos) = (tok.bos_token.clone().unwrap_or_default(), tok.eos_token.clone().unwrap_or_default());
-    tok.chat = Some(ChatTemplate::from_name(&cfg.chat_template, &bos, &eos)?);
-    let mut vs0 = VarStore::new(device);
-    if device.is_cuda() && cfg.dtype == "bf16" {
-        vs0.set_kind(DType::BFloat16);
-    }
-    let m0 = Llama::new(&vs0.root(), &config)?;
-    shared::model::weights::load_into(&vs0, &source.weight_files()?, &[]).with_context(|| format!("loading the weights of {}", source.describe()))?;
     let prompts = load_prompts(Path::new(&cfg.prompts))?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let start = m0(cfg, device, out_dir)?;
+    let Pretrained { vs: vs0, model: m0, tokenizer: tok, source, .. } = Pretrained::load_chat(&start, &cfg.chat_template, &cfg.dtype, device).with_context(|| format!("loading M_0 {start}"))?;
     let per = prompts.len() / cfg.data.chunks;
     anyhow::ensure!(per > 0, "{} prompts for {} chunks", prompts.len(), cfg.data.chunks);
     let questions: Vec<Vec<String>> = prompts.chunks(per).take(cfg.data.chunks).map(<[String]>::to_vec).collect();
@@ -331,7 +370,6 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSum
     let template = cfg.judge_template()?;
     let tok_id = format!("{}|{}", source.describe(), cfg.chat_template);
     let ps = PaperSetting { cfg, tok, vs0, m0, questions, chunk_ids, template, train: cfg.train_config(), digit_ids, tok_id };
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     shared::io::write_json(&out_dir.join("paper_config.json"), cfg)?;
     let mut methods = vec![];
     for (name, kind, iterations) in [("self-rewarding", Kind::SelfRewarding, cfg.iterations.self_rewarding), ("temporal", Kind::Temporal, cfg.iterations.temporal), ("past-only", Kind::PastOnly, cfg.iterations.past_only)] {
@@ -344,7 +382,7 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSum
         let its = recs.iter().map(|r| serde_json::json!({ "iteration": r.iteration, "stats": r.stats, "steps": r.train.steps, "mean_loss": r.train.mean_loss })).collect();
         methods.push((name.to_string(), its));
     }
-    let s = PaperSummary { setting: cfg.setting.clone(), methods, out_dir: out_dir.to_path_buf() };
+    let s = PaperSummary { setting: cfg.setting.clone(), m0: start, methods, out_dir: out_dir.to_path_buf() };
     shared::io::write_json(&out_dir.join("summary.json"), &s)?;
     Ok(s)
 }
