@@ -35,7 +35,8 @@
 
 use crate::bootstrap::{Bootstrap, Design, Draw, Interval, Unit};
 use crate::error::{Error, Result};
-use crate::records::Records;
+use crate::paired::{paired, Pair};
+use crate::records::{Record, Records};
 use crate::verdict::normal_quantile;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeSet;
@@ -88,6 +89,41 @@ impl Bootstrap {
     }
 }
 
+impl Bootstrap {
+    /// Interval of any statistic of the rows of `records` that `keep` selects; a one-seed
+    /// interval is widened by the same statistic on the same selection of the reference, seed by
+    /// seed. [`check_reference`] has made sure the reference has the run's metric columns, so
+    /// `stat` may read `values` by position.
+    pub fn rows_interval(&self, records: &Records, keep: impl Fn(&Record) -> bool, stat: impl for<'a, 'b> Fn(&Draw<'a, &'b Record>) -> f64) -> Result<Interval> {
+        let rows: Vec<&Record> = records.rows.iter().filter(|r| keep(r)).collect();
+        let iv = self.interval(&Design::new(&rows)?, &stat)?;
+        match &self.reference {
+            Some(r) => {
+                let rrows: Vec<&Record> = r.rows.iter().filter(|x| keep(x)).collect();
+                if rrows.is_empty() {
+                    return Err(Error::invalid("seed spread", "the reference has none of the rows this statistic reads"));
+                }
+                self.widen(iv, &Design::new(&rrows)?, &stat)
+            }
+            None => Ok(iv),
+        }
+    }
+
+    /// Interval of any statistic of methods `a` and `b` paired unit by unit (`Pair::diff` reads
+    /// a metric by position), widened like [`Bootstrap::rows_interval`].
+    pub fn paired_interval(&self, records: &Records, a: &str, b: &str, stat: impl for<'x> Fn(&Draw<'x, Pair>) -> f64) -> Result<Interval> {
+        let p = paired(records, a, b)?;
+        let iv = self.interval(&Design::new(&p.pairs)?, &stat)?;
+        match &self.reference {
+            Some(r) => {
+                let rp = paired(r, a, b)?;
+                self.widen(iv, &Design::new(&rp.pairs)?, &stat)
+            }
+            None => Ok(iv),
+        }
+    }
+}
+
 /// Whether `reference` can widen the intervals of `run`: it must pool at least two seeds, hold
 /// every method of the run, and hold every prompt id of the run. When its seeds answer the same
 /// prompts (the miniature's evaluations) the prompt term cancels between seeds; when each seed
@@ -98,6 +134,9 @@ pub fn check_reference(run: &Records, reference: &Records) -> std::result::Resul
     let seeds = reference.seeds();
     if seeds.len() < 2 {
         return Err(format!("it holds {} seed(s); the spread between seeds needs at least two", seeds.len()));
+    }
+    if reference.metrics != run.metrics {
+        return Err(format!("its metric columns {:?} are not this run's {:?}", reference.metrics, run.metrics));
     }
     let have: BTreeSet<String> = reference.methods().into_iter().collect();
     let missing: Vec<String> = run.methods().into_iter().filter(|m| !have.contains(m)).collect();
@@ -115,7 +154,6 @@ pub fn check_reference(run: &Records, reference: &Records) -> std::result::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paired::paired;
     use crate::verdict::{decide, Direction, Verdict};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -226,5 +264,46 @@ mod tests {
         let mut more = run.clone();
         more.push(5, "C", "0", 0, &[0.0]).unwrap();
         assert!(check_reference(&more, &reference).unwrap_err().contains("lacks the method(s) C"));
+        let mut cols = Records::new(&["w"]);
+        cols.rows = run.rows.clone();
+        assert!(check_reference(&cols, &reference).unwrap_err().contains("metric columns"));
+    }
+
+    /// Any statistic, not only means: a one-seed run's interval of a custom statistic (here the
+    /// difference of two methods' means, unpaired, and a paired median) is widened by the same
+    /// statistic on the reference's seeds, and equals the plain interval without a reference.
+    #[test]
+    fn custom_statistics_are_widened_like_means() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let b: Vec<f64> = (0..60).map(|_| normal(&mut rng)).collect();
+        let reference = std::sync::Arc::new(simulate(&mut rng, &b, 0..3, 0.2, 0.4));
+        let run = simulate(&mut rng, &b, 9..10, 0.2, 0.4);
+        let plain = Bootstrap { replicates: 300, ..Bootstrap::default() };
+        let wide = Bootstrap { reference: Some(reference.clone()), ..plain.clone() };
+        let unpaired = |d: &Draw<'_, &Record>| {
+            let of = |m: &str| {
+                let v: Vec<f64> = d.items().filter(|r| r.method == m).map(|r| r.values[0]).collect();
+                v.iter().sum::<f64>() / v.len() as f64
+            };
+            of("A") - of("B")
+        };
+        let p0 = plain.rows_interval(&run, |_| true, unpaired).unwrap();
+        let w0 = wide.rows_interval(&run, |_| true, unpaired).unwrap();
+        assert_eq!(p0.estimate, w0.estimate);
+        assert!(w0.lo < p0.lo && w0.hi > p0.hi, "{p0:?} {w0:?}");
+        let median = |d: &Draw<'_, Pair>| {
+            let mut v: Vec<f64> = d.items().map(|x| x.diff(0)).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (p1, w1) = (plain.paired_interval(&run, "A", "B", median).unwrap(), wide.paired_interval(&run, "A", "B", median).unwrap());
+        assert!(w1.lo < p1.lo && w1.hi > p1.hi, "{p1:?} {w1:?}");
+        // The mean through paired_interval is mean_diff's interval.
+        let p2 = wide.paired_interval(&run, "A", "B", |d| d.mean(|x| x.diff(0))).unwrap();
+        assert_eq!(p2, wide.mean_diff(&paired(&run, "A", "B").unwrap(), "v").unwrap());
+        // Selecting rows the reference lacks is an error, not a silent plain interval.
+        let mut other = run.clone();
+        other.push(9, "Z", "0", 0, &[1.0]).unwrap();
+        assert!(wide.rows_interval(&other, |r| r.method == "Z", |d| d.mean(|r| r.values[0])).is_err());
     }
 }
