@@ -10,7 +10,8 @@ use anyhow::Result;
 use shared::nash::tables::{self as nt, iter_name};
 use shared::nash::Outcome;
 use shared::report::{Cell, RunInfo, Table};
-use shared::stats::{Bootstrap, Claims, Direction, Numbers, Records};
+use shared::stats::paired::Pair;
+use shared::stats::{Bootstrap, Claims, Direction, Draw, Interval, Numbers, Records};
 use shared::world::alpaca::{headline_diff, Headline};
 use std::path::Path;
 
@@ -19,6 +20,27 @@ pub struct AllRecords {
     pub pairs: Records,
     pub data: Records,
     pub alpaca: Records,
+}
+
+/// One bootstrap per per-prompt table the intervals read: each carries that table's seed-spread
+/// reference when a one-seed run has one (`RunInfo::bootstrap`), and is `Bootstrap::default()`
+/// otherwise (several seeds, or no reference), so a run of several seeds is unchanged.
+pub struct Boots {
+    pub iterations: Bootstrap,
+    pub data: Bootstrap,
+    pub alpaca: Bootstrap,
+}
+
+impl Boots {
+    /// Each table's bootstrap under the name its records are saved as, and the note for the
+    /// claims (one note when every table says the same).
+    pub fn of(info: &RunInfo, rs: &AllRecords) -> shared::Result<(Boots, String)> {
+        let (iterations, n1) = info.bootstrap("iterations", &rs.iterations)?;
+        let (data, n2) = info.bootstrap("table2_mini", &rs.data)?;
+        let (alpaca, n3) = info.bootstrap("alpaca_mini", &rs.alpaca)?;
+        let note = if n1 == n2 && n2 == n3 { n1 } else { format!("iterations: {n1}; table2_mini: {n2}; alpaca_mini: {n3}") };
+        Ok((Boots { iterations, data, alpaca }, note))
+    }
 }
 
 pub fn records(outs: &[Outcome]) -> shared::Result<AllRecords> {
@@ -100,63 +122,88 @@ fn with_variant(cfg: &MiniConfig, v: Variant) -> Option<String> {
     cfg.methods.iter().find(|m| m.recipe.variant == v).map(|m| m.name.clone())
 }
 
-/// The spec's test assertions (a)–(c) and the reported comparisons.
-pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str) -> shared::Result<Claims> {
-    let boot = Bootstrap::default();
+/// `Σ num / Σ den` over one side of the drawn pairs (`num`, `den`: metric positions).
+fn share(draw: &Draw<Pair>, side: fn(&Pair) -> &Vec<f64>, num: usize, den: &[usize]) -> f64 {
+    draw.mean(|x| side(x)[num]) / draw.mean(|x| den.iter().map(|&j| side(x)[j]).sum())
+}
+
+/// `nt::claim_share_change` (the change of a ratio of sums between `a` and `b`, paired unit by
+/// unit) through `Bootstrap::paired_interval`, so that a one-seed interval is widened by the
+/// seed spread too; the pairs and the draws are `nt::claim_share_change`'s, so a run of several
+/// seeds gets the same interval.
+#[allow(clippy::too_many_arguments)]
+fn claim_share_change(c: &mut Claims, boot: &Bootstrap, r: &Records, id: &str, statement: &str, a: &str, b: &str, num: &str, den: &[&str], direction: Direction, threshold: f64) -> shared::Result<Interval> {
+    let n = r.metric(num)?;
+    let d: Vec<usize> = den.iter().map(|m| r.metric(m)).collect::<shared::stats::Result<_>>()?;
+    let iv = boot.paired_interval(r, a, b, |draw| share(draw, |x| &x.a, n, &d) - share(draw, |x| &x.b, n, &d))?;
+    c.interval(id, statement, &format!("{num} / ({}): {a} − {b} (ratio of sums)", den.join(" + ")), direction, threshold, &iv)?;
+    Ok(iv)
+}
+
+/// The spec's test assertions (a)–(c) and the reported comparisons; every interval is widened
+/// by the seed spread when `boots` carry a reference.
+pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str, boots: &Boots) -> shared::Result<Claims> {
+    let boot = &boots.iterations;
     let mut c = Claims::new("dno", command);
     let last = cfg.harness.iterations;
     let Some(d) = with_variant(cfg, Variant::Dno) else { return Ok(c) };
     let it = |m: &str, t: usize| iter_name(m, t);
     let r = &rs.iterations;
     // (a) DNO beats π_0 after one iteration and does not fall back.
-    nt::claim_mean(&mut c, &boot, r, &format!("{}-beats-base-iter1", slug(&d)), &format!("(a) {d} beats pi_0 after iteration 1: WR_base(1) > 0.5"), &it(&d, 1), "wr_base", Direction::Greater, 0.5)?;
+    nt::claim_mean(&mut c, boot, r, &format!("{}-beats-base-iter1", slug(&d)), &format!("(a) {d} beats pi_0 after iteration 1: WR_base(1) > 0.5"), &it(&d, 1), "wr_base", Direction::Greater, 0.5)?;
     if last > 1 {
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-no-fallback", slug(&d)), &format!("(a) {d} does not fall back: WR_base({last}) ≥ WR_base(1) − 0.02"), &it(&d, last), &it(&d, 1), "wr_base", Direction::Greater, -0.02)?;
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-improves", slug(&d)), &format!("{d} improves over iterations: WR_base({last}) > WR_base(1) (Table 4 trend)"), &it(&d, last), &it(&d, 1), "wr_base", Direction::Greater, 0.0)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-no-fallback", slug(&d)), &format!("(a) {d} does not fall back: WR_base({last}) ≥ WR_base(1) − 0.02"), &it(&d, last), &it(&d, 1), "wr_base", Direction::Greater, -0.02)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-improves", slug(&d)), &format!("{d} improves over iterations: WR_base({last}) > WR_base(1) (Table 4 trend)"), &it(&d, last), &it(&d, 1), "wr_base", Direction::Greater, 0.0)?;
         // (b) The students overtake the teacher: more S≻T pairs and higher student scores.
-        nt::claim_share_change(&mut c, &boot, &rs.data, &format!("{}-st-share-rises", slug(&d)), &format!("(b) the share of S≻T among {d}'s new pairs rises from iteration 1 to {last} (paper: 7% → 64%)"), &it(&d, last), &it(&d, 1), "st", &["ts", "st", "ss"], Direction::Greater, 0.0)?;
-        nt::claim_diff(&mut c, &boot, &rs.data, &format!("{}-student-score-rises", slug(&d)), &format!("(b) {d}'s mean student rubric score rises from iteration 1 to {last} (paper: 3.46 → 5.25)"), &it(&d, last), &it(&d, 1), "student_score", Direction::Greater, 0.0)?;
+        claim_share_change(&mut c, &boots.data, &rs.data, &format!("{}-st-share-rises", slug(&d)), &format!("(b) the share of S≻T among {d}'s new pairs rises from iteration 1 to {last} (paper: 7% → 64%)"), &it(&d, last), &it(&d, 1), "st", &["ts", "st", "ss"], Direction::Greater, 0.0)?;
+        nt::claim_diff(&mut c, &boots.data, &rs.data, &format!("{}-student-score-rises", slug(&d)), &format!("(b) {d}'s mean student rubric score rises from iteration 1 to {last} (paper: 3.46 → 5.25)"), &it(&d, last), &it(&d, 1), "student_score", Direction::Greater, 0.0)?;
     }
     if let Some(s) = with_variant(cfg, Variant::Spin) {
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-vs-{}", slug(&d), slug(&s)), &format!("(c) {d} is at least as good as {s} at iteration {last}: WR_base difference > −0.02 (paper: 24.97 vs 16.13 WR)"), &it(&d, last), &it(&s, last), "wr_base", Direction::Greater, -0.02)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-vs-{}", slug(&d), slug(&s)), &format!("(c) {d} is at least as good as {s} at iteration {last}: WR_base difference > −0.02 (paper: 24.97 vs 16.13 WR)"), &it(&d, last), &it(&s, last), "wr_base", Direction::Greater, -0.02)?;
     }
     // Reported, not asserted by the spec.
     for (v, paper) in [(Variant::Restrictive, "24.97 vs 19.21 WR"), (Variant::IterativeDpo, "no such row")] {
         if let Some(b) = with_variant(cfg, v) {
-            nt::claim_diff(&mut c, &boot, r, &format!("{}-vs-{}", slug(&d), slug(&b)), &format!("{d} beats {b} at iteration {last} (paper: {paper})"), &it(&d, last), &it(&b, last), "wr_base", Direction::Greater, 0.0)?;
+            nt::claim_diff(&mut c, boot, r, &format!("{}-vs-{}", slug(&d), slug(&b)), &format!("{d} beats {b} at iteration {last} (paper: {paper})"), &it(&d, last), &it(&b, last), "wr_base", Direction::Greater, 0.0)?;
         }
     }
-    nt::claim_diff(&mut c, &boot, r, &format!("{}-length-spike", slug(&d)), &format!("{d}'s first update lengthens the answers (paper: 162 → 671 words)"), &it(&d, 1), nt::BASE, "len", Direction::Greater, 0.0)?;
+    nt::claim_diff(&mut c, boot, r, &format!("{}-length-spike", slug(&d)), &format!("{d}'s first update lengthens the answers (paper: 162 → 671 words)"), &it(&d, 1), nt::BASE, "len", Direction::Greater, 0.0)?;
     let h = Headline::of(outs.iter().flat_map(|o| std::iter::once(&o.base_alpaca).chain(o.methods.iter().map(|m| &m.alpaca))));
-    let (iv, pi) = headline_diff(&boot, &rs.alpaca, &it(&d, last), "SFT (pi_0)", h)?;
+    let (iv, pi) = headline_diff(&boots.alpaca, &rs.alpaca, &it(&d, last), "SFT (pi_0)", h)?;
     c.interval(&format!("{}-vs-base-alpaca", slug(&d)), &format!("{d} Iter{last} beats the SFT base on the mini AlpacaEval (paper: LC 22.59 vs 10.76)"), &format!("{} on the mini AlpacaEval, {d} Iter{last} − pi_0 (paired)", h.name()), Direction::Greater, 0.0, &iv)?.p_improvement = Some(pi);
     Ok(c)
 }
 
 /// Every iterate's and every mini AlpacaEval row's numbers with intervals (`numbers.csv`).
-pub fn numbers(outs: &[Outcome], rs: &AllRecords) -> shared::Result<Numbers> {
-    let boot = Bootstrap::default();
+pub fn numbers(outs: &[Outcome], rs: &AllRecords, b: &Boots) -> shared::Result<Numbers> {
     let mut n = Numbers::new();
-    nt::push_iteration_numbers(&mut n, &boot, &rs.iterations)?;
-    nt::push_alpaca_numbers(&mut n, outs, &rs.alpaca, &boot)?;
+    nt::push_iteration_numbers(&mut n, &b.iterations, &rs.iterations)?;
+    nt::push_alpaca_numbers(&mut n, outs, &rs.alpaca, &b.alpaca)?;
     Ok(n)
 }
 
 /// Write every table, the per-prompt records, the claims and the numbers; returns the claims.
 pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) -> Result<Claims> {
-    let boot = Bootstrap::default();
     let rs = records(outs)?;
-    nt::iterations_table("DNO miniature: every method after each iteration (nash-mini preference; WR vs pi_0 is an expected probability)", outs, &rs.iterations, &boot)?.save(out, "iterations")?;
+    // A one-seed run: each table's intervals widened by the committed seeds' spread.
+    let (b, note) = Boots::of(info, &rs)?;
+    eprintln!("==> {note}");
+    nt::iterations_table("DNO miniature: every method after each iteration (nash-mini preference; WR vs pi_0 is an expected probability)", outs, &rs.iterations, &b.iterations)?.save(out, "iterations")?;
     rs.iterations.save(out, "iterations")?;
     rs.pairs.save(out, "pairs")?;
     table2(outs)?.save(out, "table2_mini")?;
     rs.data.save(out, "table2_mini")?;
-    table1(cfg, outs, &rs, &boot)?.save(out, "table1_mini")?;
-    nt::alpaca_table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", outs, &rs.alpaca, &boot)?.save(out, "alpaca_mini")?;
+    table1(cfg, outs, &rs, &b.iterations)?.save(out, "table1_mini")?;
+    nt::alpaca_table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", outs, &rs.alpaca, &b.alpaca)?.save(out, "alpaca_mini")?;
     rs.alpaca.save(out, "alpaca_mini")?;
-    let c = claims(cfg, &rs, outs, &info.command("dno"))?;
+    let mut c = claims(cfg, &rs, outs, &info.command("dno"), &b)?;
+    // Only a one-seed run says how its intervals were made: the claims of several seeds stay as
+    // they were (their legend already says that the bootstrap draws seeds and prompts).
+    if info.seeds.len() == 1 {
+        c.notes.push(format!("Intervals: {note}."));
+    }
     c.save(out)?;
-    numbers(outs, &rs)?.save(out)?;
+    numbers(outs, &rs, &b)?.save(out)?;
     info.save(out)?;
     Ok(c)
 }
