@@ -21,6 +21,27 @@ pub struct AllRecords {
     pub alpaca: Records,
 }
 
+/// One bootstrap per per-prompt table the intervals read: each carries that table's seed-spread
+/// reference when a one-seed run has one (`RunInfo::bootstrap`), and is `Bootstrap::default()`
+/// otherwise (several seeds, or no reference), so a run of several seeds is unchanged.
+pub struct Boots {
+    pub iterations: Bootstrap,
+    pub data: Bootstrap,
+    pub alpaca: Bootstrap,
+}
+
+impl Boots {
+    /// Each table's bootstrap under the name its records are saved as, and the note for the
+    /// claims (one note when every table says the same).
+    pub fn of(info: &RunInfo, rs: &AllRecords) -> shared::Result<(Boots, String)> {
+        let (iterations, n1) = info.bootstrap("iterations", &rs.iterations)?;
+        let (data, n2) = info.bootstrap("data", &rs.data)?;
+        let (alpaca, n3) = info.bootstrap("alpaca_mini", &rs.alpaca)?;
+        let note = if n1 == n2 && n2 == n3 { n1 } else { format!("iterations: {n1}; data: {n2}; alpaca_mini: {n3}") };
+        Ok((Boots { iterations, data, alpaca }, note))
+    }
+}
+
 pub fn records(outs: &[Outcome]) -> shared::Result<AllRecords> {
     Ok(AllRecords { iterations: nt::iteration_records(outs)?, pairs: nt::pair_records(outs)?, data: nt::data_records(outs, &DATA_METRICS)?, alpaca: nt::alpaca_records(outs)? })
 }
@@ -64,13 +85,14 @@ pub fn data_table(outs: &[Outcome]) -> Result<Table> {
 const PAPER_T1: [(&str, f64); 5] = [("Iterative DPO", 28.5), ("SPPO", 32.8), ("INPO (RM)", 37.6), ("INPO (PM)", 42.6), ("INPO w/o KL", 41.6)];
 
 /// Tables 1 and 3 beside the miniature at the last iteration.
-pub fn table1(cfg: &MiniConfig, outs: &[Outcome], rs: &AllRecords, boot: &Bootstrap) -> Result<Table> {
+pub fn table1(cfg: &MiniConfig, outs: &[Outcome], rs: &AllRecords, b: &Boots) -> Result<Table> {
+    let boot = &b.iterations;
     let last = cfg.harness.iterations;
     let h = Headline::of(outs.iter().flat_map(|o| std::iter::once(&o.base_alpaca).chain(o.methods.iter().map(|m| &m.alpaca))));
     let mut t = Table::new("INPO Tables 1 and 3 (LLaMA-3-8B SFT, 3 iterations, AlpacaEval 2.0 LC) beside the miniature at the last iteration", &["method", "paper LC %", "mini WR_base % [95% CI]", "mini KL", "mini len", "mini AlpacaEval headline %"]);
     let headline = |name: &str| -> Result<Option<f64>> {
         let mut n = Numbers::new();
-        shared::world::alpaca::push_numbers(&mut n, boot, &rs.alpaca, name, "a", h)?;
+        shared::world::alpaca::push_numbers(&mut n, &b.alpaca, &rs.alpaca, name, "a", h)?;
         Ok(n.get(&format!("a/{name}/{}", h.name())).map(|x| x.estimate))
     };
     t.push(vec![nt::BASE.into(), Cell::num(16.0, 1), Cell::num(50.0, 1), Cell::num(0.0, 2), Cell::num(boot.mean_of(&rs.iterations, nt::BASE, "len")?.estimate, 1), Cell::opt(headline("SFT (pi_0)")?, 1)]);
@@ -99,9 +121,10 @@ fn find(cfg: &MiniConfig, f: impl Fn(&crate::config::Method) -> bool) -> Option<
     cfg.methods.iter().find(|m| f(m)).map(|m| m.name.clone())
 }
 
-/// The spec's test assertions (a)–(c) and the reported comparisons.
-pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str) -> shared::Result<Claims> {
-    let boot = Bootstrap::default();
+/// The spec's test assertions (a)–(c) and the reported comparisons; every interval is widened
+/// by the seed spread when `boots` carry a reference.
+pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str, boots: &Boots) -> shared::Result<Claims> {
+    let boot = &boots.iterations;
     let mut c = Claims::new("inpo", command);
     let last = cfg.harness.iterations;
     let is_inpo = |m: &crate::config::Method, pairs: Pairs, with_kl: bool| matches!(&m.objective, Objective::Inpo(i) if (i.tau > 0.0) == with_kl) && m.pairs == pairs;
@@ -110,19 +133,19 @@ pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str
     let r = &rs.iterations;
     // (a) INPO (PM) beats π_0 at every iteration and does not fall back.
     for t in 1..=last {
-        nt::claim_mean(&mut c, &boot, r, &format!("{}-beats-base-iter{t}", slug(&pm)), &format!("(a) {pm} beats pi_0 at iteration {t}: WR_base({t}) > 0.5"), &it(&pm, t), "wr_base", Direction::Greater, 0.5)?;
+        nt::claim_mean(&mut c, boot, r, &format!("{}-beats-base-iter{t}", slug(&pm)), &format!("(a) {pm} beats pi_0 at iteration {t}: WR_base({t}) > 0.5"), &it(&pm, t), "wr_base", Direction::Greater, 0.5)?;
     }
     if last > 1 {
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-no-fallback", slug(&pm)), &format!("(a) {pm} does not fall back: WR_base({last}) ≥ WR_base(1) − 0.02"), &it(&pm, last), &it(&pm, 1), "wr_base", Direction::Greater, -0.02)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-no-fallback", slug(&pm)), &format!("(a) {pm} does not fall back: WR_base({last}) ≥ WR_base(1) − 0.02"), &it(&pm, last), &it(&pm, 1), "wr_base", Direction::Greater, -0.02)?;
     }
     // (b) The KL term keeps the policy nearer the SFT model.
     if let Some(nokl) = find(cfg, |m| is_inpo(m, Pairs::Pm, false)) {
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-kl-below-{}", slug(&pm), slug(&nokl)), &format!("(b) KLhat(pi_{last} || pi_0) of {pm} (tau = eta/3) is below that of {nokl} (tau = 0)"), &it(&pm, last), &it(&nokl, last), "kl", Direction::Less, 0.0)?;
-        nt::claim_diff(&mut c, &boot, r, &format!("{}-vs-{}", slug(&pm), slug(&nokl)), &format!("{pm} beats {nokl} at iteration {last} (paper Table 3: LC 42.6 vs 41.6)"), &it(&pm, last), &it(&nokl, last), "wr_base", Direction::Greater, 0.0)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-kl-below-{}", slug(&pm), slug(&nokl)), &format!("(b) KLhat(pi_{last} || pi_0) of {pm} (tau = eta/3) is below that of {nokl} (tau = 0)"), &it(&pm, last), &it(&nokl, last), "kl", Direction::Less, 0.0)?;
+        nt::claim_diff(&mut c, boot, r, &format!("{}-vs-{}", slug(&pm), slug(&nokl)), &format!("{pm} beats {nokl} at iteration {last} (paper Table 3: LC 42.6 vs 41.6)"), &it(&pm, last), &it(&nokl, last), "wr_base", Direction::Greater, 0.0)?;
     }
     // (c) The tournament keeps a pair for some prompts at every iteration.
     for t in 1..=last {
-        nt::claim_mean(&mut c, &boot, &rs.data, &format!("{}-drops-fewer-than-all-iter{t}", slug(&pm)), &format!("(c) {pm} iteration {t}: the share of prompts whose tournament pair is dropped is < 1"), &it(&pm, t), "dropped", Direction::Less, 1.0)?;
+        nt::claim_mean(&mut c, &boots.data, &rs.data, &format!("{}-drops-fewer-than-all-iter{t}", slug(&pm)), &format!("(c) {pm} iteration {t}: the share of prompts whose tournament pair is dropped is < 1"), &it(&pm, t), "dropped", Direction::Less, 1.0)?;
     }
     // Reported, not asserted by the spec: INPO vs the baselines, PM vs RM.
     let others = [
@@ -132,39 +155,45 @@ pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str
     ];
     for (b, paper) in others {
         if let Some(b) = b {
-            nt::claim_diff(&mut c, &boot, r, &format!("{}-vs-{}", slug(&pm), slug(&b)), &format!("{pm} beats {b} at iteration {last} (paper: LC {paper})"), &it(&pm, last), &it(&b, last), "wr_base", Direction::Greater, 0.0)?;
+            nt::claim_diff(&mut c, boot, r, &format!("{}-vs-{}", slug(&pm), slug(&b)), &format!("{pm} beats {b} at iteration {last} (paper: LC {paper})"), &it(&pm, last), &it(&b, last), "wr_base", Direction::Greater, 0.0)?;
         }
     }
     let h = Headline::of(outs.iter().flat_map(|o| std::iter::once(&o.base_alpaca).chain(o.methods.iter().map(|m| &m.alpaca))));
-    let (iv, pi) = headline_diff(&boot, &rs.alpaca, &it(&pm, last), "SFT (pi_0)", h)?;
+    let (iv, pi) = headline_diff(&boots.alpaca, &rs.alpaca, &it(&pm, last), "SFT (pi_0)", h)?;
     c.interval(&format!("{}-vs-base-alpaca", slug(&pm)), &format!("{pm} Iter{last} beats the SFT base on the mini AlpacaEval (paper: LC 42.6 vs 16.0)"), &format!("{} on the mini AlpacaEval, {pm} Iter{last} − pi_0 (paired)", h.name()), Direction::Greater, 0.0, &iv)?.p_improvement = Some(pi);
     Ok(c)
 }
 
 /// Every iterate's and every mini AlpacaEval row's numbers with intervals (`numbers.csv`).
-pub fn numbers(outs: &[Outcome], rs: &AllRecords) -> shared::Result<Numbers> {
-    let boot = Bootstrap::default();
+pub fn numbers(outs: &[Outcome], rs: &AllRecords, b: &Boots) -> shared::Result<Numbers> {
     let mut n = Numbers::new();
-    nt::push_iteration_numbers(&mut n, &boot, &rs.iterations)?;
-    nt::push_alpaca_numbers(&mut n, outs, &rs.alpaca, &boot)?;
+    nt::push_iteration_numbers(&mut n, &b.iterations, &rs.iterations)?;
+    nt::push_alpaca_numbers(&mut n, outs, &rs.alpaca, &b.alpaca)?;
     Ok(n)
 }
 
 /// Write every table, the per-prompt records, the claims and the numbers; returns the claims.
 pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) -> Result<Claims> {
-    let boot = Bootstrap::default();
     let rs = records(outs)?;
-    nt::iterations_table("INPO miniature: every method after each iteration (nash-mini preference; WR vs pi_0 is an expected probability)", outs, &rs.iterations, &boot)?.save(out, "iterations")?;
+    // A one-seed run: each table's intervals widened by the committed seeds' spread.
+    let (b, note) = Boots::of(info, &rs)?;
+    eprintln!("==> {note}");
+    nt::iterations_table("INPO miniature: every method after each iteration (nash-mini preference; WR vs pi_0 is an expected probability)", outs, &rs.iterations, &b.iterations)?.save(out, "iterations")?;
     rs.iterations.save(out, "iterations")?;
     rs.pairs.save(out, "pairs")?;
     data_table(outs)?.save(out, "data")?;
     rs.data.save(out, "data")?;
-    table1(cfg, outs, &rs, &boot)?.save(out, "table1_mini")?;
-    nt::alpaca_table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", outs, &rs.alpaca, &boot)?.save(out, "alpaca_mini")?;
+    table1(cfg, outs, &rs, &b)?.save(out, "table1_mini")?;
+    nt::alpaca_table("Mini AlpacaEval (the world's standard evaluation): SFT base and each method's final iterate", outs, &rs.alpaca, &b.alpaca)?.save(out, "alpaca_mini")?;
     rs.alpaca.save(out, "alpaca_mini")?;
-    let c = claims(cfg, &rs, outs, &info.command("inpo"))?;
+    let mut c = claims(cfg, &rs, outs, &info.command("inpo"), &b)?;
+    // Only a one-seed run says how its intervals were made: the claims of several seeds stay as
+    // they were (their legend already says that the bootstrap draws seeds and prompts).
+    if info.seeds.len() == 1 {
+        c.notes.push(format!("Intervals: {note}."));
+    }
     c.save(out)?;
-    numbers(outs, &rs)?.save(out)?;
+    numbers(outs, &rs, &b)?.save(out)?;
     info.save(out)?;
     Ok(c)
 }
