@@ -11,7 +11,7 @@ use crate::targets::recovered_fraction;
 use anyhow::{Context, Result};
 use shared::plot::{curves, save_svg, Curve, Estimate, Labels};
 use shared::report::{Cell, RunInfo, Table};
-use shared::stats::{Bootstrap, Claims, Design, Direction, Draw, Interval, Numbers, Records, Unit};
+use shared::stats::{Bootstrap, Claims, Design, Direction, Draw, Interval, Numbers, Record, Records, Unit};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -43,10 +43,17 @@ pub struct Joined {
 impl Joined {
     pub fn new(r: &Records) -> Result<Self> {
         let methods: BTreeMap<String, usize> = r.methods().into_iter().enumerate().map(|(i, m)| (m, i)).collect();
+        Self::with_methods(r, methods)
+    }
+
+    /// `r`'s rows joined on the method indices `methods` (another run's, so that a statistic
+    /// reads the same method at the same index); records of other methods are left out.
+    pub fn with_methods(r: &Records, methods: BTreeMap<String, usize>) -> Result<Self> {
         let mut by: BTreeMap<(u64, String), Vec<Option<Vec<f64>>>> = BTreeMap::new();
         for x in &r.rows {
+            let Some(&i) = methods.get(&x.method) else { continue };
             let slot = by.entry((x.seed, x.prompt.clone())).or_insert_with(|| vec![None; methods.len()]);
-            slot[methods[&x.method]] = Some(x.values.clone());
+            slot[i] = Some(x.values.clone());
         }
         let mut rows = vec![];
         for ((seed, prompt), v) in by {
@@ -70,6 +77,44 @@ fn mean(d: &Draw<Row>, m: usize, k: usize) -> f64 {
 }
 fn wr(d: &Draw<Row>, m: usize) -> f64 {
     100.0 * mean(d, m, PREF)
+}
+
+/// The bootstrap of statistics of the joined method rows ([`Row`]): the run's design and, for a
+/// one-seed run with a seed-spread reference (`RunInfo::bootstrap("methods", ..)`), the
+/// reference's rows joined on the run's method indices. `Bootstrap::rows_interval` cannot serve
+/// here (its unit is one record, one method; a [`Row`] holds every method of a prompt so that
+/// statistics combining methods stay paired), so [`Bootstrap::widen`] is applied to the same
+/// statistic on the reference's rows, seed by seed.
+struct RowBoot<'a> {
+    boot: &'a Bootstrap,
+    design: Design<'a, Row>,
+    reference: Option<Design<'a, Row>>,
+}
+
+impl<'a> RowBoot<'a> {
+    fn new(boot: &'a Bootstrap, rows: &'a Joined, reference: Option<&'a Joined>) -> Result<Self> {
+        Ok(RowBoot { boot, design: Design::new(&rows.rows)?, reference: reference.map(|r| Design::new(&r.rows)).transpose()? })
+    }
+
+    /// The interval of `stat`, widened by its spread between the reference's seeds when there is
+    /// one (a run of several seeds has none: its interval is the plain one).
+    fn interval(&self, stat: impl Fn(&Draw<'a, Row>) -> f64) -> Result<Interval> {
+        let iv = self.boot.interval(&self.design, &stat)?;
+        Ok(match &self.reference {
+            Some(r) => self.boot.widen(iv, r, &stat)?,
+            None => iv,
+        })
+    }
+}
+
+/// AUROC of self-evaluation column `col` for "another own sample is strictly better" (column
+/// `better`), per drawn seed, averaged over the seeds where both classes occur (a tiny draw may
+/// have none of one class in a seed; NaN only when no seed has both).
+fn auroc_stat(col: usize, better: usize) -> impl Fn(&Draw<&Record>) -> f64 {
+    move |d| {
+        let v: Vec<f64> = d.seeds.iter().map(|items| auroc(&items.iter().map(|r| r.values[col]).collect::<Vec<_>>(), &items.iter().map(|r| r.values[better] > 0.5).collect::<Vec<_>>())).filter(|a| a.is_finite()).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    }
 }
 
 fn fmt_iv(iv: &Interval, dec: usize) -> String {
@@ -105,8 +150,14 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
     methods.save(out, "methods")?;
     selfeval.save(out, "selfeval")?;
     let j = Joined::new(&methods)?;
-    let design = Design::new(&j.rows)?;
-    let boot = Bootstrap::default();
+    // A one-seed run: every interval widened by the committed seeds' spread of the same statistic.
+    let (method_boot, n1) = info.bootstrap("methods", &methods)?;
+    let (se_boot, n2) = info.bootstrap("selfeval", &selfeval)?;
+    let note = if n1 == n2 { n1 } else { format!("methods: {n1}; selfeval: {n2}") };
+    eprintln!("==> {note}");
+    let j_ref = method_boot.reference.as_deref().map(|r| Joined::with_methods(r, j.methods.clone())).transpose()?;
+    let rows = RowBoot::new(&method_boot, &j, j_ref.as_ref())?;
+    let design = &rows.design;
     let e = &cfg.eval;
     let n = e.n_max();
     let mut numbers = Numbers::new();
@@ -140,10 +191,10 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
     let mut est: BTreeMap<String, (Interval, Interval, Interval)> = BTreeMap::new();
     for name in &order {
         let m = j.idx(name)?;
-        let w = boot.interval(&design, |d| wr(d, m))?;
-        let o = boot.interval(&design, |d| mean(d, m, ORACLE))?;
-        let s = boot.interval(&design, |d| mean(d, m, SAMPLES))?;
-        let t = boot.interval(&design, |d| mean(d, m, TOKENS))?;
+        let w = rows.interval(|d| wr(d, m))?;
+        let o = rows.interval(|d| mean(d, m, ORACLE))?;
+        let s = rows.interval(|d| mean(d, m, SAMPLES))?;
+        let t = rows.interval(|d| mean(d, m, TOKENS))?;
         table.push(vec![name.clone().into(), Cell::text(fmt_iv(&w, 1)), Cell::num(o.estimate, 3), Cell::num(s.estimate, 2), Cell::num(t.estimate, 1)]);
         numbers.push(format!("methods/{name}/judge WR %"), &w)?;
         numbers.push(format!("methods/{name}/oracle"), &o)?;
@@ -158,12 +209,12 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
     // --- claims ---
     let mut claims = Claims::new("adaptive-compute", &info.command("adaptive-compute"));
     let (one, bon, obon) = (j.idx(names::SINGLE)?, j.idx(&names::self_bon(n))?, j.idx(&names::oracle_bon(n))?);
-    let iv = boot.interval(&design, |d| wr(d, bon) - wr(d, one))?;
+    let iv = rows.interval(|d| wr(d, bon) - wr(d, one))?;
     claims.interval("bon16-gain", &format!("Self-evaluated best-of-{n} raises the win rate by at least 5 points over one T=1 sample (paper: 21% -> 34%)"), "WR(self-BoN@16) - WR(T=1 x1), points", Direction::Greater, 5.0, &iv)?;
-    let iv = boot.interval(&design, |d| wr(d, obon) - wr(d, bon))?;
+    let iv = rows.interval(|d| wr(d, obon) - wr(d, bon))?;
     claims.interval("bon16-below-oracle", &format!("Self-evaluated best-of-{n} does not beat oracle best-of-{n}"), "WR(oracle-BoN@16) - WR(self-BoN@16), points", Direction::Greater, 0.0, &iv)?;
     if let Some(m) = ["RM-BoN"].iter().find_map(|m| j.idx(&format!("{m}@{n}")).ok()) {
-        let iv = boot.interval(&design, |d| wr(d, bon) - wr(d, m))?;
+        let iv = rows.interval(|d| wr(d, bon) - wr(d, m))?;
         claims.interval("bon16-vs-rm", "Self-evaluated best-of-16 matches or beats best-of-16 by a separately trained reward model", "WR(self-BoN@16) - WR(RM-BoN@16), points", Direction::Greater, 0.0, &iv)?;
     }
     // Assertion 2: the τ (per annealing setting) with mean samples ≤ 2 and the largest recovered fraction.
@@ -182,7 +233,7 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
         let tag = if annealed { "annealed" } else { "T1" };
         if let Some((tau, _)) = pick {
             let m = j.idx(&names::adaptive(tau, annealed))?;
-            let iv = boot.interval(&design, |d| recovered_fraction(wr(d, m), wr(d, one), wr(d, bon)))?;
+            let iv = rows.interval(|d| recovered_fraction(wr(d, m), wr(d, one), wr(d, bon)))?;
             claims.interval(
                 &format!("adaptive-recovers-{tag}"),
                 &format!("Adaptive sampling ({}) at <= 2 samples on average recovers at least half of best-of-{n}'s gain (paper: 74% at 1.2 samples, annealed); tau = {tau} (the tau with mean samples <= 2 and the largest observed fraction)", if annealed { "temperature annealing" } else { "T = 1, no annealing" }),
@@ -199,31 +250,23 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
     // Assertion 3: pruning that keeps 8 at the longer prefix.
     if let (Some(&t_long), true) = (e.prune_at.iter().max(), e.prune_keep.contains(&8)) {
         let m = j.idx(&names::prune(t_long, 8))?;
-        let iv = boot.interval(&design, |d| wr(d, m) - wr(d, bon))?;
+        let iv = rows.interval(|d| wr(d, m) - wr(d, bon))?;
         claims.interval("prune-quality", &format!("Pruning at {t_long} tokens keeping 8 of {n} loses less than 3 win-rate points against self-BoN@{n}"), "WR(prune) - WR(self-BoN@16), points", Direction::Greater, -3.0, &iv)?;
-        let iv = boot.interval(&design, |d| mean(d, m, TOKENS) / mean(d, bon, TOKENS))?;
+        let iv = rows.interval(|d| mean(d, m, TOKENS) / mean(d, bon, TOKENS))?;
         claims.interval("prune-tokens", &format!("Pruning at {t_long} tokens keeping 8 of {n} generates at most 70% of the unpruned tokens"), "tokens(prune) / tokens(self-BoN@16)", Direction::Less, 0.7, &iv)?;
     }
     // Assertion 4: AUROC of p̂ for "another sample is strictly better".
-    let se_rows = &selfeval.rows;
-    let se_design = Design::new(se_rows)?;
+    // Over every self-evaluation record, in order: the design the AUROCs always had.
     let better = selfeval.metric("better_exists")?;
-    // AUROC per drawn seed, averaged over the seeds where both classes occur (a tiny draw may
-    // have none of one class in a seed; NaN only when no seed has both).
-    let au = |col: usize| {
-        move |d: &Draw<shared::stats::Record>| {
-            let v: Vec<f64> = d.seeds.iter().map(|items| auroc(&items.iter().map(|r| r.values[col]).collect::<Vec<_>>(), &items.iter().map(|r| r.values[better] > 0.5).collect::<Vec<_>>())).filter(|a| a.is_finite()).collect();
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    };
+    let au = |col: usize| auroc_stat(col, better);
     let full_col = selfeval.metric("phat")?;
-    let iv = boot.interval(&se_design, au(full_col))?;
+    let iv = se_boot.rows_interval(&selfeval, |_| true, au(full_col))?;
     claims.interval("auroc-full", "p-hat on full responses predicts that another own sample is strictly better (AUROC >= 0.65)", "AUROC of p-hat (full responses, pool A)", Direction::Greater, 0.65, &iv)?;
     numbers.push("auroc/full", &iv)?;
     let mut prefix_cols = vec![];
     for &t in &e.prune_at {
         let c = selfeval.metric(&format!("phat_prefix{t}"))?;
-        let iv = boot.interval(&se_design, au(c))?;
+        let iv = se_boot.rows_interval(&selfeval, |_| true, au(c))?;
         claims.interval(&format!("auroc-prefix{t}"), &format!("p-hat on {t}-token prefixes predicts it too (AUROC > 0.55)"), &format!("AUROC of p-hat at {t} tokens"), Direction::Greater, 0.55, &iv)?;
         numbers.push(format!("auroc/prefix{t}"), &iv)?;
         prefix_cols.push((t, c));
@@ -231,15 +274,20 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
     if let (Some(&(t0, c0)), Some(&(t1, c1))) = (prefix_cols.first(), prefix_cols.last()) {
         if t1 > t0 {
             let (a0, a1) = (au(c0), au(c1));
-            let iv = boot.interval(&se_design, |d| a1(d) - a0(d))?;
+            let iv = se_boot.rows_interval(&selfeval, |_| true, |d| a1(d) - a0(d))?;
             claims.interval("auroc-longer-prefix", &format!("The estimate is not worse at {t1} tokens than at {t0}"), &format!("AUROC({t1}) - AUROC({t0})"), Direction::Greater, 0.0, &iv)?;
         }
     }
     // Assertion 5: the policy is preserved.
     let before = j.idx(names::BEFORE)?;
-    let iv = boot.interval(&design, |d| wr(d, one) - wr(d, before))?;
+    let iv = rows.interval(|d| wr(d, one) - wr(d, before))?;
     claims.interval("policy-kept-lower", "Self-evaluation training keeps the policy: WR_1 after is not more than 3 points below WR_1 before", "WR(T=1 x1 after) - WR(before), points", Direction::Greater, -3.0, &iv)?;
     claims.interval("policy-kept-upper", "... and not more than 3 points above it", "WR(T=1 x1 after) - WR(before), points", Direction::Less, 3.0, &iv)?;
+    // Only a one-seed run says how its intervals were made: the claims of several seeds stay as
+    // they were (their legend already says that the bootstrap draws seeds and prompts).
+    if info.seeds.len() == 1 {
+        claims.notes.push(format!("Intervals: {note}."));
+    }
     claims.save(out)?;
 
     // --- compute saved at best-of-N_max quality (the headline number) ---
@@ -252,9 +300,9 @@ pub fn save_all(cfg: &MiniConfig, runs: &[SeedRun], out: &Path, info: &RunInfo) 
         match at_quality(cfg, &j, annealed)? {
             Some(tau) => {
                 let m = j.idx(&names::adaptive(tau, annealed))?;
-                let s = boot.interval(&design, |d| 1.0 - mean(d, m, SAMPLES) / n as f64)?;
-                let t = boot.interval(&design, |d| 1.0 - mean(d, m, TOKENS) / mean(d, bon, TOKENS))?;
-                let w = boot.interval(&design, |d| wr(d, m) - wr(d, bon))?;
+                let s = rows.interval(|d| 1.0 - mean(d, m, SAMPLES) / n as f64)?;
+                let t = rows.interval(|d| 1.0 - mean(d, m, TOKENS) / mean(d, bon, TOKENS))?;
+                let w = rows.interval(|d| wr(d, m) - wr(d, bon))?;
                 let tag = if annealed { "annealed" } else { "T1" };
                 numbers.push(format!("saved/{tag}/samples fraction"), &s)?;
                 numbers.push(format!("saved/{tag}/tokens fraction"), &t)?;
