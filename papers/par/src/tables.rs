@@ -160,14 +160,27 @@ pub fn numbers(outcomes: &[Outcome], boot: &Bootstrap, rec: &Records) -> shared:
     Ok(n)
 }
 
+/// How a one-seed run's intervals were made (widened by a reference's seed spread or not), under
+/// the claims. A run of several seeds gets no note: the legend already says its bootstrap draws
+/// seeds, and its claims stay as committed.
+fn note_intervals(c: &mut Claims, info: &RunInfo, how: &str) {
+    if info.seeds.len() == 1 {
+        c.notes.push(format!("Intervals: {how}."));
+    }
+}
+
 /// Write every table, plot, record, claim and number; returns the claims.
 pub fn save_all(outcomes: &[Outcome], out: &Path, info: &RunInfo) -> Result<Claims> {
     if outcomes.is_empty() || outcomes.iter().any(|o| o.runs.iter().map(|r| &r.name).ne(outcomes[0].runs.iter().map(|r| &r.name))) {
         bail!("par tables: every seed must run the same methods");
     }
-    let boot = Bootstrap::default();
     let rec = records(outcomes)?;
     rec.save(out, "winrate")?;
+    // Every interval below (table, claims, numbers) is a mean or paired mean of `winrate`, so a
+    // one-seed run's are widened by the committed seeds' spread. Not widened: the plots' bands,
+    // t intervals over the per-seed curves held in the outcomes only (no records; none for one
+    // seed), and the exact `par-bounded` claim.
+    let (boot, how) = info.bootstrap("winrate", &rec)?;
     table(outcomes, &boot, &rec)?.save(out, "table_winrate")?;
     let mut proxy = Table::new("The hackable proxy reward model, per seed", &["seed", "held-out oracle agreement %", "proxy gain per filler phrase"]);
     for o in outcomes {
@@ -176,7 +189,8 @@ pub fn save_all(outcomes: &[Outcome], out: &Path, info: &RunInfo) -> Result<Clai
     proxy.note("Gain: mean proxy(correct answer + one filler) − proxy(correct answer) on held-out prompts; the oracle charges 0.03 per filler, so a positive gain is the hack.");
     proxy.save(out, "proxy")?;
     plots(outcomes, out)?;
-    let c = claims(outcomes, &boot, &rec, &info.command("par"))?;
+    let mut c = claims(outcomes, &boot, &rec, &info.command("par"))?;
+    note_intervals(&mut c, info, &how);
     c.save(out)?;
     numbers(outcomes, &boot, &rec)?.save(out)?;
     info.save(out)?;
