@@ -104,12 +104,14 @@ pub fn plots(outcomes: &[Outcome], out: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn claims(outcomes: &[Outcome], boot: &Bootstrap, rec: &Records, agree: &Records, command: &str) -> shared::Result<Claims> {
+/// `boot` resamples `rec` (the GRPO runs), `agree_boot` the rules' agreement records: each may
+/// carry its own table's seed-spread reference.
+pub fn claims(outcomes: &[Outcome], boot: &Bootstrap, rec: &Records, agree_boot: &Bootstrap, agree: &Records, command: &str) -> shared::Result<Claims> {
     let mut c = Claims::new("autorule", command);
     let top = outcomes.iter().map(|o| [Rule::AnswerCorrect, Rule::FormatMatches].iter().filter(|r| o.rules.contains(r)).count()).min().unwrap_or(0);
     c.deterministic("rules-include-top-weighted", "The mined rule set includes the oracle's top-weighted properties (answer correct, format)", "top-weighted properties among the mined rules (min over seeds)", Direction::Greater, 1.5, top as f64)?;
     if !agree.rows.is_empty() {
-        c.interval("rules-agree-with-oracle", "The rules agree with held-out oracle preferences better than chance (> 0.6)", "share of held-out oracle-labelled SFT pairs the rule fraction ranks like the oracle (ties ½)", Direction::Greater, 0.6, &boot.mean_of(agree, "rules", "agree")?)?;
+        c.interval("rules-agree-with-oracle", "The rules agree with held-out oracle preferences better than chance (> 0.6)", "share of held-out oracle-labelled SFT pairs the rule fraction ranks like the oracle (ties ½)", Direction::Greater, 0.6, &agree_boot.mean_of(agree, "rules", "agree")?)?;
     }
     let o = &outcomes[0];
     let find = |e: Extra| o.runs.iter().find(|r| r.extra == e).map(|r| r.name.clone());
@@ -127,29 +129,48 @@ pub fn claims(outcomes: &[Outcome], boot: &Bootstrap, rec: &Records, agree: &Rec
     Ok(c)
 }
 
+pub fn numbers(outcomes: &[Outcome], boot: &Bootstrap, rec: &Records, agree_boot: &Bootstrap, agree: &Records) -> shared::Result<Numbers> {
+    let mut n = Numbers::new();
+    for r in &outcomes[0].runs {
+        for m in METRICS {
+            n.push(format!("{}/{m}", r.name), &boot.mean_of(rec, &r.name, m)?)?;
+        }
+    }
+    if !agree.rows.is_empty() {
+        n.push("rules/agree", &agree_boot.mean_of(agree, "rules", "agree")?)?;
+    }
+    Ok(n)
+}
+
+/// How a one-seed run's intervals were made, one line per records table (`(what, how)`), under
+/// the claims. A run of several seeds gets no note: the legend already says its bootstrap draws
+/// seeds, and its claims stay as committed.
+fn note_intervals(c: &mut Claims, info: &RunInfo, tables: &[(&str, &str)]) {
+    if info.seeds.len() == 1 {
+        c.notes.extend(tables.iter().map(|(what, how)| format!("Intervals of {what}: {how}.")));
+    }
+}
+
 pub fn save_all(outcomes: &[Outcome], oracle: &shared::world::oracle::OracleConfig, out: &Path, info: &RunInfo) -> Result<Claims> {
     if outcomes.is_empty() || outcomes.iter().any(|o| o.runs.iter().map(|r| &r.name).ne(outcomes[0].runs.iter().map(|r| &r.name))) {
         bail!("autorule tables: every seed must run the same methods");
     }
-    let boot = Bootstrap::default();
     let (rec, agree) = records(outcomes)?;
     rec.save(out, "grpo")?;
     agree.save(out, "rules_agreement")?;
+    // Every interval is a mean or paired mean of one of the two records tables, so a one-seed
+    // run's are widened by that table's committed seed spread. Not widened: the plots' bands,
+    // t intervals over the per-seed curves held in the outcomes only (no records; none for one
+    // seed). The LC column is a mean over seeds of per-seed GLM fits, with no interval.
+    let (boot, how) = info.bootstrap("grpo", &rec)?;
+    let (agree_boot, agree_how) = info.bootstrap("rules_agreement", &agree)?;
     table(outcomes, &boot, &rec)?.save(out, "table_grpo")?;
     rules_table(outcomes, oracle).save(out, "rules")?;
     plots(outcomes, out)?;
-    let c = claims(outcomes, &boot, &rec, &agree, &info.command("autorule"))?;
+    let mut c = claims(outcomes, &boot, &rec, &agree_boot, &agree, &info.command("autorule"))?;
+    note_intervals(&mut c, info, &[("the GRPO runs (`grpo`)", &how), ("the rules' agreement (`rules_agreement`)", &agree_how)]);
     c.save(out)?;
-    let mut n = Numbers::new();
-    for r in &outcomes[0].runs {
-        for m in METRICS {
-            n.push(format!("{}/{m}", r.name), &boot.mean_of(&rec, &r.name, m)?)?;
-        }
-    }
-    if !agree.rows.is_empty() {
-        n.push("rules/agree", &boot.mean_of(&agree, "rules", "agree")?)?;
-    }
-    n.save(out)?;
+    numbers(outcomes, &boot, &rec, &agree_boot, &agree)?.save(out)?;
     info.save(out)?;
     Ok(c)
 }
