@@ -2,14 +2,17 @@
 //! one or more seeds. Every claim is decided by the bootstrap of `shared::stats` over prompts and
 //! seeds (crossed: the evaluation set is the same in every seed) on the per-prompt records
 //! (`eval.per_prompt.csv`). Win rates are AlpacaEval's: 100 · mean of y = preference − 1.
+//! A run of one seed widens every such interval by the spread of the same statistic between
+//! the seeds of a committed run (`shared::stats::spread`; the bootstrap of [`RunInfo::bootstrap`]).
 
 use crate::pipeline::{names, Outcome, METRICS};
 use crate::published;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use shared::plot::{bar_chart, curves, save_svg, Bars, Curve, Estimate, Labels};
 use shared::report::{Cell, RunInfo, Table};
-use shared::stats::{paired, probability_of_improvement, Bootstrap, Claims, Design, Direction, Interval, Numbers, Records};
+use shared::stats::{paired, probability_of_improvement, Bootstrap, Claims, Direction, Interval, Numbers, Records};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A slice of the evaluation set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,21 +65,26 @@ pub fn subset(r: &Records, s: Slice) -> Result<Records> {
     Ok(out)
 }
 
-/// Win rate (%) of one condition on a slice, with its interval.
+/// Win rate (%) of one condition on a slice, with its interval (widened in a one-seed run).
 pub fn wr(boot: &Bootstrap, r: &Records, method: &str, s: Slice) -> Result<Interval> {
-    let sub = subset(r, s)?;
-    let rows = sub.of(method)?;
-    let p = sub.metric("preference")?;
-    Ok(boot.interval(&Design::new(&rows)?, |d| 100.0 * d.mean(|u| u.values[p]))?)
+    let (k, u, p) = (r.metric("k")?, r.metric("unseen")?, r.metric("preference")?);
+    let keep = |x: &shared::stats::Record| x.method == method && s.keeps(x.values[k], x.values[u]);
+    boot.rows_interval(r, keep, |d| 100.0 * d.mean(|x| x.values[p])).with_context(|| format!("WR of {method} on the {} eval", s.name()))
 }
 
-/// Paired win-rate difference A − B (points) on a slice, with P(A > B) over prompts.
+/// `boot` for a statistic of slice `s`: its seed-spread reference cut to the same slice.
+fn on_slice(boot: &Bootstrap, s: Slice) -> Result<Bootstrap> {
+    let reference = boot.reference.as_deref().map(|r| subset(r, s).map(Arc::new)).transpose()?;
+    Ok(Bootstrap { reference, ..boot.clone() })
+}
+
+/// Paired win-rate difference A − B (points) on a slice (widened in a one-seed run), with
+/// P(A > B) over prompts.
 pub fn wr_diff(boot: &Bootstrap, r: &Records, a: &str, b: &str, s: Slice) -> Result<(Interval, f64)> {
     let sub = subset(r, s)?;
-    let p = paired(&sub, a, b)?;
-    let m = p.metric("preference")?;
-    let iv = boot.interval(&Design::new(&p.pairs)?, |d| 100.0 * d.mean(|u| u.diff(m)))?;
-    Ok((iv, probability_of_improvement(&p, "preference", true)?))
+    let m = sub.metric("preference")?;
+    let iv = on_slice(boot, s)?.paired_interval(&sub, a, b, |d| 100.0 * d.mean(|x| x.diff(m)))?;
+    Ok((iv, probability_of_improvement(&paired(&sub, a, b)?, "preference", true)?))
 }
 
 fn ci(iv: &Interval) -> Cell {
@@ -105,8 +113,7 @@ fn lc_analogue(r: &Records, method: &str) -> Result<Option<f64>> {
 }
 
 /// The main table: the paper's columns (condition, LC, WR, avg length) and the slices.
-pub fn main_table(outcomes: &[Outcome], r: &Records) -> Result<Table> {
-    let boot = Bootstrap::default();
+pub fn main_table(outcomes: &[Outcome], boot: &Bootstrap, r: &Records) -> Result<Table> {
     let mut t = Table::new(
         "Instruct-SkillMix in miniature: SFT data of equal size against a fixed partial-oracle baseline (paper: AlpacaEval 2.0 against GPT-4-Turbo)",
         &["condition", "N", "LC-analogue WR %", "WR % (all 300)", "avg length", "WR % k=2", "WR % k=2 unseen pairs", "WR % k=1", "WR % k=3", "greedy WR %", "oracle", "perfect %", "chosen epoch per seed"],
@@ -117,18 +124,18 @@ pub fn main_table(outcomes: &[Outcome], r: &Records) -> Result<Table> {
         let rows = r.of(m)?;
         let mean = |i: usize| rows.iter().map(|x| x.values[i]).sum::<f64>() / rows.len().max(1) as f64;
         let greedy = names::greedy(m);
-        let g = if r.methods().contains(&greedy) { Cell::num(wr(&boot, r, &greedy, Slice::All)?.estimate, 1) } else { Cell::Missing };
+        let g = if r.methods().contains(&greedy) { Cell::num(wr(boot, r, &greedy, Slice::All)?.estimate, 1) } else { Cell::Missing };
         let epochs: Vec<String> = outcomes.iter().filter_map(|o| o.conditions.iter().find(|x| x.name == m)).map(|x| x.best_epoch.to_string()).collect();
         t.push(vec![
             m.into(),
             Cell::Int(c.n as i64),
             Cell::opt(lc_analogue(r, m)?, 1),
-            ci(&wr(&boot, r, m, Slice::All)?),
+            ci(&wr(boot, r, m, Slice::All)?),
             Cell::num(mean(r.metric("length")?), 1),
-            ci(&wr(&boot, r, m, Slice::K2)?),
-            Cell::num(wr(&boot, r, m, Slice::K2Unseen)?.estimate, 1),
-            Cell::num(wr(&boot, r, m, Slice::K1)?.estimate, 1),
-            Cell::num(wr(&boot, r, m, Slice::K3)?.estimate, 1),
+            ci(&wr(boot, r, m, Slice::K2)?),
+            Cell::num(wr(boot, r, m, Slice::K2Unseen)?.estimate, 1),
+            Cell::num(wr(boot, r, m, Slice::K1)?.estimate, 1),
+            Cell::num(wr(boot, r, m, Slice::K3)?.estimate, 1),
             g,
             Cell::num(mean(o), 3),
             Cell::num(100.0 * mean(perfect), 1),
@@ -179,11 +186,11 @@ pub fn data_table(outcomes: &[Outcome]) -> Table {
 }
 
 /// Every spec assertion as a claim, decided over prompts and seeds.
-pub fn claims(cfg: &crate::config::MiniConfig, r: &Records, p: Option<&published::Published>, command: &str) -> Result<Claims> {
-    let boot = Bootstrap::default();
+/// The recomputations from the published artifacts are exact: no interval, never widened.
+pub fn claims(cfg: &crate::config::MiniConfig, boot: &Bootstrap, r: &Records, p: Option<&published::Published>, command: &str) -> Result<Claims> {
     let mut c = Claims::new("instruct-skillmix", command);
     let add = |c: &mut Claims, id: &str, statement: &str, a: &str, b: &str, s: Slice, dir: Direction, threshold: f64| -> Result<()> {
-        let (iv, pi) = wr_diff(&boot, r, a, b, s)?;
+        let (iv, pi) = wr_diff(boot, r, a, b, s)?;
         let metric = format!("WR % vs the baseline, {a} − {b} (paired), {} eval", s.name());
         c.interval(id, statement, &metric, dir, threshold, &iv)?.p_improvement = Some(pi);
         Ok(())
@@ -210,12 +217,11 @@ pub fn claims(cfg: &crate::config::MiniConfig, r: &Records, p: Option<&published
 }
 
 /// Every condition's win rates with their intervals (`numbers.csv`).
-pub fn numbers(r: &Records) -> Result<Numbers> {
-    let boot = Bootstrap::default();
+pub fn numbers(boot: &Bootstrap, r: &Records) -> Result<Numbers> {
     let mut n = Numbers::new();
     for m in r.methods() {
         for s in [Slice::All, Slice::K2] {
-            n.push(format!("{m}/WR % {}", s.name()), &wr(&boot, r, &m, s)?)?;
+            n.push(format!("{m}/WR % {}", s.name()), &wr(boot, r, &m, s)?)?;
         }
         n.push(format!("{m}/oracle"), &boot.mean_of(r, &m, "oracle")?)?;
     }
@@ -223,8 +229,7 @@ pub fn numbers(r: &Records) -> Result<Numbers> {
 }
 
 /// The data-size curve: k = 2 and overall WR of mix-k2 against N.
-pub fn size_plot(cfg: &crate::config::MiniConfig, r: &Records) -> Result<String> {
-    let boot = Bootstrap::default();
+pub fn size_plot(cfg: &crate::config::MiniConfig, boot: &Bootstrap, r: &Records) -> Result<String> {
     let mut sizes = cfg.data.sizes.clone();
     sizes.sort();
     sizes.push(cfg.data.n);
@@ -233,7 +238,7 @@ pub fn size_plot(cfg: &crate::config::MiniConfig, r: &Records) -> Result<String>
         let mut points = vec![];
         for &n in &sizes {
             let m = if n == cfg.data.n { names::MIX.to_string() } else { names::size(n) };
-            let iv = wr(&boot, r, &m, s)?;
+            let iv = wr(boot, r, &m, s)?;
             points.push((n as f64, Estimate::with_interval(iv.estimate, iv.lo, iv.hi)));
         }
         series.push(Curve { name: format!("mix-k2, {} eval", s.name()), points });
@@ -242,12 +247,11 @@ pub fn size_plot(cfg: &crate::config::MiniConfig, r: &Records) -> Result<String>
 }
 
 /// Every condition's k = 2 win rate as bars.
-pub fn conditions_plot(outcomes: &[Outcome], r: &Records) -> Result<String> {
-    let boot = Bootstrap::default();
+pub fn conditions_plot(outcomes: &[Outcome], boot: &Bootstrap, r: &Records) -> Result<String> {
     let cats = conditions(outcomes);
     let mut values = vec![];
     for m in &cats {
-        let iv = wr(&boot, r, m, Slice::K2)?;
+        let iv = wr(boot, r, m, Slice::K2)?;
         values.push(Some(Estimate::with_interval(iv.estimate, iv.lo, iv.hi)));
     }
     Ok(bar_chart(&Labels { title: "Win rate on the k = 2 evaluation prompts", x: "WR vs baseline (%)", y: "condition" }, &cats, &[Bars { name: "T = 0.9".into(), values }])?)
@@ -259,7 +263,10 @@ pub fn save_all(cfg: &crate::config::MiniConfig, outcomes: &[Outcome], out: &Pat
         bail!("instruct-skillmix tables: no outcome");
     }
     let r = pooled(outcomes)?;
-    main_table(outcomes, &r)?.save(out, "table_mini")?;
+    // Every interval (table, claims, numbers, plots) is a win rate or paired difference of `eval`.
+    // Not widened: the LC-analogue column (a GLM per seed, averaged, no interval).
+    let (boot, how) = info.bootstrap("eval", &r)?;
+    main_table(outcomes, &boot, &r)?.save(out, "table_mini")?;
     epochs_table(outcomes).save(out, "epochs")?;
     data_table(outcomes).save(out, "data")?;
     let published = match published::root().and_then(|root| published::load(&root)) {
@@ -273,11 +280,16 @@ pub fn save_all(cfg: &crate::config::MiniConfig, outcomes: &[Outcome], out: &Pat
         }
     };
     r.save(out, "eval")?;
-    let c = claims(cfg, &r, published.as_ref(), &info.command("instruct-skillmix"))?;
+    let mut c = claims(cfg, &boot, &r, published.as_ref(), &info.command("instruct-skillmix"))?;
+    // A run of several seeds gets no note: the legend already says its bootstrap draws seeds,
+    // and its claims stay as committed.
+    if info.seeds.len() == 1 {
+        c.notes.push(format!("Intervals: {how}."));
+    }
     c.save(out)?;
-    numbers(&r)?.save(out)?;
-    save_svg(&out.join("data_size.svg"), &size_plot(cfg, &r)?)?;
-    save_svg(&out.join("conditions_k2.svg"), &conditions_plot(outcomes, &r)?)?;
+    numbers(&boot, &r)?.save(out)?;
+    save_svg(&out.join("data_size.svg"), &size_plot(cfg, &boot, &r)?)?;
+    save_svg(&out.join("conditions_k2.svg"), &conditions_plot(outcomes, &boot, &r)?)?;
     info.save(out)?;
     Ok(c)
 }
