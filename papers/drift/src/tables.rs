@@ -5,13 +5,18 @@
 //! `diversity.per_prompt.csv` (per open-answer prompt), `weights.per_prompt.csv` (the DPO weight
 //! σ(−s) of every trained pair after its iteration), `alpaca_mini.per_prompt.csv`. Every spec
 //! assertion is decided by the seed-stratified bootstrap over them.
+//!
+//! A run of one seed widens every claim and number interval by the spread of the same statistic
+//! between the seeds of a committed run ([`bootstraps`], `shared::stats::spread`), one reference
+//! per table. Not widened: the plots' bands, over per-seed values held in the outcomes only (no
+//! per-prompt table to take a committed spread from).
 
 use crate::config::{Kind, MiniConfig};
 use crate::metrics::{coverage_share, distinct_n, win};
 use crate::pipeline::Outcome;
 use shared::plot::{curves, save_svg, Curve, Estimate, Labels};
 use shared::report::{Cell, RunInfo, Table};
-use shared::stats::{Bootstrap, Claims, Design, Direction, Numbers, Records};
+use shared::stats::{Bootstrap, Claims, Direction, Numbers, Records};
 use shared::world::alpaca::{mean_diff, MiniAlpacaEval, PER_PROMPT_METRICS};
 use std::collections::HashSet;
 use std::path::Path;
@@ -135,45 +140,75 @@ pub fn diversity_table(d: &Records, methods: &[String]) -> shared::Result<Table>
     Ok(t)
 }
 
-/// Every spec assertion, decided over prompts and seeds.
-pub fn claims(cfg: &MiniConfig, rec: &[Records; 4], command: &str) -> shared::Result<Claims> {
+/// The names the four per-prompt tables of [`records`] are saved under, in that order.
+pub const TABLES: [&str; 4] = ["eval", "diversity", "weights", "alpaca_mini"];
+
+/// One bootstrap per per-prompt table, in the order of [`TABLES`], and per table the line saying
+/// how its intervals are made. A one-seed run with a matching seed-spread reference
+/// ([`RunInfo::bootstrap`]) widens every interval by the spread between the committed seeds of
+/// the same statistic. A run of several seeds gets plain bootstraps and no lines, so its tables and
+/// claims are as before (their legends already say that the bootstrap draws seeds).
+pub fn bootstraps(rec: &[Records; 4], info: &RunInfo) -> shared::Result<([Bootstrap; 4], [Option<String>; 4])> {
+    let (mut boots, mut lines): ([Bootstrap; 4], [Option<String>; 4]) = Default::default();
+    for (i, (table, r)) in TABLES.iter().zip(rec).enumerate() {
+        let (b, how) = info.bootstrap(table, r)?;
+        boots[i] = b;
+        lines[i] = (info.seeds.len() == 1).then(|| format!("Intervals: {how}."));
+    }
+    Ok((boots, lines))
+}
+
+/// The distinct lines among `lines` (without a reference every table has the same line).
+fn distinct<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for l in lines.into_iter().flatten() {
+        if !out.contains(l) {
+            out.push(l.clone());
+        }
+    }
+    out
+}
+
+/// Every spec assertion, decided over prompts and seeds; `boots[i]` is the bootstrap of `rec[i]`
+/// ([`bootstraps`]).
+pub fn claims(cfg: &MiniConfig, rec: &[Records; 4], boots: &[Bootstrap; 4], command: &str) -> shared::Result<Claims> {
     let [ev, d, w, a] = rec;
-    let boot = Bootstrap::default();
+    let [boot, dboot, wboot, aboot] = boots;
     let t = cfg.iterations;
     let mut c = Claims::new("drift", command);
     let name = |k: Kind| cfg.name_of(k, true).unwrap_or_default().to_string();
     let (drift, iterdpo, spin) = (name(Kind::Drift), name(Kind::IterDpo), name(Kind::Spin));
-    let (iv, p) = mean_diff(&boot, ev, &at(&drift, t), &at(&iterdpo, t), "win_vs_base")?;
+    let (iv, p) = mean_diff(boot, ev, &at(&drift, t), &at(&iterdpo, t), "win_vs_base")?;
     c.interval("drift-beats-iterdpo", &format!("after T = {t}: win rate vs base, DRIFT > IterDPO (paper: WildBench 51.69 vs 46.31 at 7B)"), "win vs base, DRIFT − IterDPO (paired)", Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
-    let (iv, p) = mean_diff(&boot, ev, &at(&drift, t), &at(&spin, t), "win_vs_base")?;
+    let (iv, p) = mean_diff(boot, ev, &at(&drift, t), &at(&spin, t), "win_vs_base")?;
     c.interval("drift-beats-spin", &format!("after T = {t}: win rate vs base, DRIFT > SPIN (paper: 51.69 vs 42.86)"), "win vs base, DRIFT − SPIN (paired)", Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
     let iv = boot.mean_of(ev, &at(&drift, t), "win_vs_base")?;
     c.interval("drift-beats-base", &format!("after T = {t}: DRIFT wins against the base (> 0.5)"), "win vs base of DRIFT (ties ½)", Direction::Greater, 0.5, &iv)?;
-    let (iv, _) = mean_diff(&boot, ev, &at(&drift, t), "base", "checklist")?;
+    let (iv, _) = mean_diff(boot, ev, &at(&drift, t), "base", "checklist")?;
     c.interval("drift-raises-task-score", "DRIFT raises the WildBench-like task score over the base (paper: 48.66 → 51.69, +6.23% relative)", "checklist score 1–10, DRIFT − base (paired)", Direction::Greater, 0.0, &iv)?;
     {
-        let (iv, p) = shared::world::alpaca::headline_diff(&boot, a, &drift, "base", shared::world::alpaca::Headline { lc: false })?;
+        let (iv, p) = shared::world::alpaca::headline_diff(aboot, a, &drift, "base", shared::world::alpaca::Headline { lc: false })?;
         c.interval("drift-raises-alpaca", "DRIFT raises the AlpacaEval win rate over the base (paper: 37.69 → 46.64, +8.95 points)", "mini AlpacaEval judge WR %, DRIFT − base (paired)", Direction::Greater, 0.0, &iv)?.p_improvement = Some(p);
     }
     if t >= 2 {
-        let (iv, _) = mean_diff(&boot, ev, &at(&spin, t), &at(&spin, 1), "oracle")?;
+        let (iv, _) = mean_diff(boot, ev, &at(&spin, t), &at(&spin, 1), "oracle")?;
         c.interval("spin-peaks-early", &format!("SPIN's mean oracle reward at T = {t} is not above its value at T = 1 (paper: SPIN peaks at iteration 1, then declines)"), &format!("oracle, SPIN@{t} − SPIN@1 (paired)"), Direction::Less, 0.0, &iv)?;
-        let (iv, _) = mean_diff(&boot, ev, &at(&drift, t), &at(&drift, 1), "oracle")?;
+        let (iv, _) = mean_diff(boot, ev, &at(&drift, t), &at(&drift, 1), "oracle")?;
         c.interval("drift-keeps-improving", &format!("DRIFT's mean oracle reward at T = {t} ≥ its value at T = 1 − 0.02 (paper: rises to iteration 4)"), &format!("oracle, DRIFT@{t} − DRIFT@1 (paired)"), Direction::Greater, -0.02, &iv)?;
     }
     for (id, other) in [("coverage-vs-iterdpo", &iterdpo), ("coverage-vs-spin", &spin)] {
-        let (iv, _) = mean_diff(&boot, d, &drift, other, "coverage")?;
+        let (iv, _) = mean_diff(dboot, d, &drift, other, "coverage")?;
         c.interval(id, &format!("coverage share of the pooled high-reward set: DRIFT ≥ {other}"), &format!("coverage share, DRIFT − {other} (paired over open prompts)"), Direction::Greater, 0.0, &iv)?;
     }
-    let (iv, _) = mean_diff(&boot, d, &drift, &iterdpo, "distinct_correct")?;
+    let (iv, _) = mean_diff(dboot, d, &drift, &iterdpo, "distinct_correct")?;
     c.interval("distinct-vs-iterdpo", "distinct correct outputs per prompt: DRIFT ≥ IterDPO", "distinct correct outputs, DRIFT − IterDPO (paired)", Direction::Greater, 0.0, &iv)?;
     c.deterministic("weight-at-start", "the mean DPO weight σ(−s) at the start of each DRIFT iteration stays ≥ 0.3", "σ(−s) at step 0 of every iteration: π_θ = π_ref = π_t, so s = 0 by construction (no sampling)", Direction::Greater, 0.3, 0.5)?.seeds = ev.seeds();
-    let iv = boot.mean_of(w, &at(&drift, t), "dpo_weight_end")?;
+    let iv = wboot.mean_of(w, &at(&drift, t), "dpo_weight_end")?;
     c.interval("weight-after-last", &format!("measured instead: σ(−s) after DRIFT's last iteration (s of π_{{T}} against π_{{T−1}}) stays ≥ 0.3"), "mean σ(−s) over the last iteration's pairs", Direction::Greater, 0.3, &iv)?;
-    // SPIN's weights fall below DRIFT's: two methods on different pairs (unpaired difference of means).
-    let rows: Vec<_> = w.rows.iter().filter(|r| r.method == at(&drift, t) || r.method == at(&spin, t)).collect();
-    let dm = at(&drift, t);
-    let iv = boot.interval(&Design::new(&rows)?, |x| {
+    // SPIN's weights fall below DRIFT's: two methods on different pairs (unpaired difference of
+    // means), widened by the same difference on the reference's seeds.
+    let (dm, sm) = (at(&drift, t), at(&spin, t));
+    let iv = wboot.rows_interval(w, |r| r.method == dm || r.method == sm, |x| {
         let (mut a, mut na, mut b, mut nb) = (0.0, 0.0, 0.0, 0.0);
         for r in x.items() {
             if r.method == dm {
@@ -190,9 +225,9 @@ pub fn claims(cfg: &MiniConfig, rec: &[Records; 4], command: &str) -> shared::Re
     Ok(c)
 }
 
-/// Numbers a rerun is compared against: each model's oracle, win vs base and checklist score.
-pub fn numbers(rec: &[Records; 4]) -> shared::Result<Numbers> {
-    let boot = Bootstrap::default();
+/// Numbers a rerun is compared against: each model's oracle, win vs base and checklist score
+/// (`boot`: the bootstrap of `rec[0]`, the eval table).
+pub fn numbers(rec: &[Records; 4], boot: &Bootstrap) -> shared::Result<Numbers> {
     let mut n = Numbers::new();
     for m in rec[0].methods() {
         for metric in EVAL_METRICS {
@@ -203,6 +238,8 @@ pub fn numbers(rec: &[Records; 4]) -> shared::Result<Numbers> {
 }
 
 /// Curves over iterations with 95% bands over seeds: σ(−s) after each iteration, and win vs base.
+/// The bands come from the outcomes' per-seed values, not from a per-prompt table, so a one-seed
+/// run cannot widen them by a committed seed spread (one seed draws points, no band).
 pub fn plots(outs: &[Outcome], cfg: &MiniConfig, out: &Path) -> shared::Result<()> {
     let series = |f: &dyn Fn(&Outcome, &str, usize) -> Option<f64>| -> Vec<Curve> {
         cfg.methods
@@ -230,7 +267,7 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
             acc.extend(r)?;
         }
     }
-    for (r, name) in all.iter().zip(["eval", "diversity", "weights", "alpaca_mini"]) {
+    for (r, name) in all.iter().zip(TABLES) {
         r.save(out, name)?;
     }
     iterations_table(outs).save(out, "iterations")?;
@@ -240,9 +277,11 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     if let Some(o) = outs.first() {
         MiniAlpacaEval::table(&format!("Mini AlpacaEval of the final iterates (seed {})", o.seed), &o.alpaca).save(out, "alpaca_mini")?;
     }
-    let c = claims(cfg, &all, &info.command("drift"))?;
+    let (boots, lines) = bootstraps(&all, info)?;
+    let mut c = claims(cfg, &all, &boots, &info.command("drift"))?;
+    c.notes.extend(distinct(&lines));
     c.save(out)?;
-    numbers(&all)?.save(out)?;
+    numbers(&all, &boots[0])?.save(out)?;
     plots(outs, cfg, out)?;
     info.save(out)?;
     Ok(c)
