@@ -4,6 +4,8 @@
 //! loss convergence" ablation) stand beside the miniature's oracle win rates against the SFT
 //! model. Every claim is decided by the seed-stratified bootstrap of `shared::stats` over the
 //! per-prompt records pooled across seeds (`eval.per_prompt.csv`, `probes.per_prompt.csv`).
+//! A run of one seed widens each of those intervals by the spread of the same statistic between
+//! the seeds of a committed run ([`bootstraps`], `shared::stats::spread`).
 
 use crate::pipeline::{Outcome, EVAL_METRICS, PROBE_METRICS};
 use anyhow::{bail, Result};
@@ -39,9 +41,35 @@ fn pct(iv: &Interval) -> Cell {
     Cell::text(format!("{:.1} [{:.1}, {:.1}]", 100.0 * iv.estimate, 100.0 * iv.lo, 100.0 * iv.hi))
 }
 
-/// The main table: paper AE2 WR beside the miniature's oracle WR vs SFT, best and converged.
-pub fn main_table(outcomes: &[Outcome], r: &Records) -> Result<Table> {
-    let boot = Bootstrap::default();
+/// The bootstraps of the eval and probes records, and per table the line saying how its intervals
+/// are made. A one-seed run with a matching seed-spread reference ([`RunInfo::bootstrap`]) widens
+/// every bootstrap interval by the spread between the committed seeds of the same statistic. A run
+/// of several seeds gets plain bootstraps and no lines, so its tables and claims are as before
+/// (their legends already say that the bootstrap draws seeds).
+pub fn bootstraps(r: &Records, probes: &Records, info: &RunInfo) -> Result<([Bootstrap; 2], [Option<String>; 2])> {
+    let (mut boots, mut lines): ([Bootstrap; 2], [Option<String>; 2]) = Default::default();
+    for (i, (table, records)) in [("eval", r), ("probes", probes)].into_iter().enumerate() {
+        let (b, how) = info.bootstrap(table, records)?;
+        boots[i] = b;
+        lines[i] = (info.seeds.len() == 1).then(|| format!("Intervals: {how}."));
+    }
+    Ok((boots, lines))
+}
+
+/// The distinct lines among `lines` (without a reference both tables have the same line).
+fn distinct<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for l in lines.into_iter().flatten() {
+        if !out.contains(l) {
+            out.push(l.clone());
+        }
+    }
+    out
+}
+
+/// The main table: paper AE2 WR beside the miniature's oracle WR vs SFT, best and converged
+/// (`boot`: the bootstrap of the eval records `r`).
+pub fn main_table(outcomes: &[Outcome], r: &Records, boot: &Bootstrap) -> Result<Table> {
     let mut t = Table::new(
         "TGDPO in miniature: oracle win rate vs the SFT model at the best epoch and after the last one (paper: AlpacaEval 2 WR, Llama3-8B-Instruct + PairRM)",
         &["method", "paper WR best %", "paper WR converged %", "mini WR best %", "mini WR last %", "oracle best", "oracle last", "len last", "best epochs", "f<=0 tokens %"],
@@ -115,9 +143,9 @@ fn diff(boot: &Bootstrap, r: &Records, a: &str, b: &str) -> Result<Interval> {
     Ok(boot.mean_diff(&paired(r, a, b)?, "win")?)
 }
 
-/// Every spec assertion as a claim, decided over prompts and seeds.
-pub fn claims(outcomes: &[Outcome], r: &Records, probes: &Records, command: &str) -> Result<Claims> {
-    let boot = Bootstrap::default();
+/// Every spec assertion as a claim, decided over prompts and seeds (`boot` of the eval records
+/// `r`, `pboot` of `probes`).
+pub fn claims(outcomes: &[Outcome], r: &Records, boot: &Bootstrap, probes: &Records, pboot: &Bootstrap, command: &str) -> Result<Claims> {
     let mut c = Claims::new("tgdpo", command);
     let names: Vec<&str> = outcomes[0].methods.iter().map(|m| m.name.as_str()).collect();
     let Some(tg) = names.iter().copied().find(|n| n.starts_with("TGDPO")) else { bail!("no TGDPO method") };
@@ -128,35 +156,36 @@ pub fn claims(outcomes: &[Outcome], r: &Records, probes: &Records, command: &str
             continue;
         }
         let s = b.to_ascii_lowercase();
-        c.interval(&format!("tgdpo-best-beats-{s}-best"), &format!("{tg} beats {b} at the best checkpoint (AE2 WR 43.9 vs {paper_best})"), &format!("win vs SFT, {tg}@best − {b}@best (paired)"), Direction::Greater, 0.0, &diff(&boot, r, &tb, &format!("{b}@best"))?)?;
-        c.interval(&format!("tgdpo-last-beats-{s}-last"), &format!("trained to convergence, {tg} beats {b} (AE2 WR 43.9 vs {paper_conv})"), &format!("win vs SFT, {tg}@last − {b}@last (paired)"), Direction::Greater, 0.0, &diff(&boot, r, &tl, &format!("{b}@last"))?)?;
-        c.interval(&format!("{s}-degrades-at-convergence"), &format!("{b} degrades when trained to convergence (AE2 WR {paper_best} → {paper_conv})"), &format!("win vs SFT, {b}@last − {b}@best (paired)"), Direction::Less, 0.0, &diff(&boot, r, &format!("{b}@last"), &format!("{b}@best"))?)?;
+        c.interval(&format!("tgdpo-best-beats-{s}-best"), &format!("{tg} beats {b} at the best checkpoint (AE2 WR 43.9 vs {paper_best})"), &format!("win vs SFT, {tg}@best − {b}@best (paired)"), Direction::Greater, 0.0, &diff(boot, r, &tb, &format!("{b}@best"))?)?;
+        c.interval(&format!("tgdpo-last-beats-{s}-last"), &format!("trained to convergence, {tg} beats {b} (AE2 WR 43.9 vs {paper_conv})"), &format!("win vs SFT, {tg}@last − {b}@last (paired)"), Direction::Greater, 0.0, &diff(boot, r, &tl, &format!("{b}@last"))?)?;
+        c.interval(&format!("{s}-degrades-at-convergence"), &format!("{b} degrades when trained to convergence (AE2 WR {paper_best} → {paper_conv})"), &format!("win vs SFT, {b}@last − {b}@best (paired)"), Direction::Less, 0.0, &diff(boot, r, &format!("{b}@last"), &format!("{b}@best"))?)?;
     }
     if names.contains(&"DPO") {
-        c.interval("tgdpo-best-no-worse-than-dpo-best", &format!("{tg}'s best is no worse than DPO's best, within {:.0} points (spec miniature assertion)", 100.0 * TOLERANCE), &format!("win vs SFT, {tg}@best − DPO@best (paired) > −{TOLERANCE}"), Direction::Greater, -TOLERANCE, &diff(&boot, r, &tb, "DPO@best")?)?;
+        c.interval("tgdpo-best-no-worse-than-dpo-best", &format!("{tg}'s best is no worse than DPO's best, within {:.0} points (spec miniature assertion)", 100.0 * TOLERANCE), &format!("win vs SFT, {tg}@best − DPO@best (paired) > −{TOLERANCE}"), Direction::Greater, -TOLERANCE, &diff(boot, r, &tb, "DPO@best")?)?;
     }
-    c.interval("tgdpo-does-not-degrade", &format!("{tg} does not degrade when trained to convergence, within {:.0} points (AE2 WR 43.9 → 43.9)", 100.0 * TOLERANCE), &format!("win vs SFT, {tg}@last − {tg}@best (paired) > −{TOLERANCE}"), Direction::Greater, -TOLERANCE, &diff(&boot, r, &tl, &tb)?)?;
-    c.interval("defect-reward-below-mean", "the token reward at a planted defect is below the defective answer's mean token reward for most pairs", "share of probes with Δ(defect) < mean Δ", Direction::Greater, 0.5, &boot.mean_of(probes, "probe", "below_mean")?)?;
+    c.interval("tgdpo-does-not-degrade", &format!("{tg} does not degrade when trained to convergence, within {:.0} points (AE2 WR 43.9 → 43.9)", 100.0 * TOLERANCE), &format!("win vs SFT, {tg}@last − {tg}@best (paired) > −{TOLERANCE}"), Direction::Greater, -TOLERANCE, &diff(boot, r, &tl, &tb)?)?;
+    c.interval("defect-reward-below-mean", "the token reward at a planted defect is below the defective answer's mean token reward for most pairs", "share of probes with Δ(defect) < mean Δ", Direction::Greater, 0.5, &pboot.mean_of(probes, "probe", "below_mean")?)?;
     let worst = outcomes.iter().map(|o| o.alpha0_loss_diff.max(o.alpha0_grad_diff)).fold(0.0, f64::max);
     let row = c.exact("alpha0-is-dpo", "with α = 0 the TGDPO loss and gradients equal DPO's to float tolerance", "max |difference| of loss and per-token gradients, TGDPO(α=0) vs DPO, on real pairs", worst, 0.0, 1e-6)?;
     row.seeds = outcomes.iter().map(|o| o.seed).collect();
     Ok(c)
 }
 
-/// Every model's numbers with their intervals (`numbers.csv`).
-pub fn numbers(r: &Records, probes: &Records) -> Result<Numbers> {
-    let boot = Bootstrap::default();
+/// Every model's numbers with their intervals (`numbers.csv`; bootstraps as [`claims`]).
+pub fn numbers(r: &Records, boot: &Bootstrap, probes: &Records, pboot: &Bootstrap) -> Result<Numbers> {
     let mut n = Numbers::new();
     for m in r.methods() {
         for metric in EVAL_METRICS {
             n.push(format!("{m}/{metric}"), &boot.mean_of(r, &m, metric)?)?;
         }
     }
-    n.push("probe/below_mean", &boot.mean_of(probes, "probe", "below_mean")?)?;
+    n.push("probe/below_mean", &pboot.mean_of(probes, "probe", "below_mean")?)?;
     Ok(n)
 }
 
-/// Validation WR per epoch, mean over seeds with its Student-t band.
+/// Validation WR per epoch, mean over seeds with its Student-t band. The validation WRs are held
+/// in the outcomes only (no per-prompt table), so a one-seed run cannot widen the band by a
+/// committed seed spread (one seed draws points, no band).
 pub fn plot(outcomes: &[Outcome]) -> Result<String> {
     let series: Vec<Curve> = outcomes[0]
         .methods
@@ -180,14 +209,18 @@ pub fn save_all(outcomes: &[Outcome], out: &Path, info: &RunInfo) -> Result<Clai
         bail!("tgdpo tables: no outcome");
     }
     let (r, p) = pooled(outcomes)?;
-    main_table(outcomes, &r)?.save(out, "table_mini")?;
+    let ([boot, pboot], lines) = bootstraps(&r, &p, info)?;
+    let mut t = main_table(outcomes, &r, &boot)?;
+    t.notes.extend(distinct(&lines[..1]));
+    t.save(out, "table_mini")?;
     epochs_table(outcomes).save(out, "epochs")?;
     data_table(outcomes, &p)?.save(out, "data")?;
     r.save(out, "eval")?;
     p.save(out, "probes")?;
-    let c = claims(outcomes, &r, &p, &info.command("tgdpo"))?;
+    let mut c = claims(outcomes, &r, &boot, &p, &pboot, &info.command("tgdpo"))?;
+    c.notes.extend(distinct(&lines));
     c.save(out)?;
-    numbers(&r, &p)?.save(out)?;
+    numbers(&r, &boot, &p, &pboot)?.save(out)?;
     save_svg(&out.join("val_winrate.svg"), &plot(outcomes)?)?;
     info.save(out)?;
     Ok(c)
