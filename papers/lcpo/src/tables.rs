@@ -3,6 +3,11 @@
 //! Win rates and posterior separations are decided by the seed-stratified bootstrap of
 //! `shared::stats` over per-prompt (per-pair) records pooled across seeds; the final reliability η̂
 //! (one number per run) by a Student-t interval over seeds.
+//!
+//! A run of one seed widens the bootstrap intervals by the spread of the same statistic between
+//! the seeds of a committed run ([`bootstraps`], `shared::stats::spread`). The η̂ intervals (the
+//! claims, the table's η̂ column, the plot's bands) are not widened: η̂ is held in the outcomes,
+//! not in a per-prompt table, so there is no committed statistic per seed to take the spread of.
 
 use crate::pipeline::{key, Outcome, EVAL_METRICS, POSTERIOR_METRICS};
 use anyhow::{bail, Result};
@@ -56,9 +61,35 @@ fn final_eta(outcomes: &[Outcome], noise: f64, method: &str) -> Option<(Estimate
     Some((Estimate::mean_ci95(&v.iter().map(|x| x.1).collect::<Vec<_>>())?, v.iter().map(|x| x.0).collect()))
 }
 
-/// Table 2 in miniature: oracle WR vs SFT of every method at every noise level.
-pub fn main_table(outcomes: &[Outcome], r: &Records) -> Result<Table> {
-    let boot = Bootstrap::default();
+/// The bootstraps of the eval and posterior records, and per table the line saying how its
+/// intervals are made. A one-seed run with a matching seed-spread reference
+/// ([`RunInfo::bootstrap`]) widens every bootstrap interval by the spread between the committed
+/// seeds of the same statistic. A run of several seeds gets plain bootstraps and no lines, so its
+/// tables and claims are as before (their legends already say that the bootstrap draws seeds).
+pub fn bootstraps(r: &Records, post: &Records, info: &RunInfo) -> Result<([Bootstrap; 2], [Option<String>; 2])> {
+    let (mut boots, mut lines): ([Bootstrap; 2], [Option<String>; 2]) = Default::default();
+    for (i, (table, records)) in [("eval", r), ("posterior", post)].into_iter().enumerate() {
+        let (b, how) = info.bootstrap(table, records)?;
+        boots[i] = b;
+        lines[i] = (info.seeds.len() == 1).then(|| format!("Intervals: {how}."));
+    }
+    Ok((boots, lines))
+}
+
+/// The distinct lines among `lines` (without a reference both tables have the same line).
+fn distinct<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for l in lines.into_iter().flatten() {
+        if !out.contains(l) {
+            out.push(l.clone());
+        }
+    }
+    out
+}
+
+/// Table 2 in miniature: oracle WR vs SFT of every method at every noise level (`boot`: the
+/// bootstrap of the eval records `r`).
+pub fn main_table(outcomes: &[Outcome], r: &Records, boot: &Bootstrap) -> Result<Table> {
     let mut t = Table::new(
         "LCPO / RE-PO in miniature: oracle win rate vs the SFT model as label noise grows (paper: AlpacaEval 2 LC, Mistral-7B-Instruct, natural noise)",
         &["flipped ε", "method", "paper LC %", "mini WR %", "oracle", "len", "final η̂ (true 1−ε)", "mean w clean", "mean w flipped"],
@@ -104,9 +135,8 @@ fn eta_interval(e: &Estimate, seeds: Vec<u64>, truth: f64) -> Interval {
     Interval { estimate: r(e.value - truth), lo: r(lo - truth), hi: r(hi - truth), se, level: 0.95, replicates: 0, units: seeds.len(), prompts: 0, seeds, scheme: Scheme::Nested }
 }
 
-/// Every spec assertion as a claim.
-pub fn claims(outcomes: &[Outcome], r: &Records, post: &Records, command: &str) -> Result<Claims> {
-    let boot = Bootstrap::default();
+/// Every spec assertion as a claim (`boot` of the eval records `r`, `pboot` of `post`).
+pub fn claims(outcomes: &[Outcome], r: &Records, boot: &Bootstrap, post: &Records, pboot: &Bootstrap, command: &str) -> Result<Claims> {
     let mut c = Claims::new("lcpo", command);
     let o = &outcomes[0];
     for (b, re) in comparisons(o) {
@@ -128,6 +158,9 @@ pub fn claims(outcomes: &[Outcome], r: &Records, post: &Records, command: &str) 
         let Some((e, seeds)) = final_eta(outcomes, run.noise, &run.method) else { continue };
         let truth = 1.0 - run.noise;
         let s = run.method.to_ascii_lowercase();
+        // Not widened by a seed-spread reference: η̂ is one number per run, kept in the outcomes
+        // (not in a per-prompt Records table), so there is no committed statistic per seed to
+        // take the spread of; with one seed the interval is the point itself.
         let iv = eta_interval(&e, seeds, truth);
         let statement = format!("{}'s reliability η̂ ends within ±{ETA_TOLERANCE} of the true 1 − ε = {truth} (Thm 4.1, Fig. 2)", run.method);
         let metric = format!("final η̂ − {truth} over seeds (Student-t interval)");
@@ -135,8 +168,8 @@ pub fn claims(outcomes: &[Outcome], r: &Records, post: &Records, command: &str) 
         c.interval(&format!("{s}-eta-not-below-truth-eps{}", run.noise), &format!("{statement}: not below"), &metric, Direction::Greater, -ETA_TOLERANCE, &iv)?;
         if run.noise > 0.0 {
             let k = key(run.noise, &run.method);
-            c.interval(&format!("{s}-posterior-finds-flips-eps{}", run.noise), &format!("{}'s posterior w ranks flipped labels below clean ones at ε = {}", run.method, run.noise), "AUC of w, clean over flipped (per flipped pair: share of clean pairs with higher w)", Direction::Greater, 0.5, &boot.mean_of(post, &k, "auc")?)?;
-            c.interval(&format!("{s}-w-flipped-below-clean-eps{}", run.noise), &format!("mean w on flipped pairs is below mean w on clean pairs by more than {W_MARGIN} at ε = {} (spec)", run.noise), "mean w(clean) − w(flipped pair)", Direction::Greater, W_MARGIN, &boot.mean_of(post, &k, "gap")?)?;
+            c.interval(&format!("{s}-posterior-finds-flips-eps{}", run.noise), &format!("{}'s posterior w ranks flipped labels below clean ones at ε = {}", run.method, run.noise), "AUC of w, clean over flipped (per flipped pair: share of clean pairs with higher w)", Direction::Greater, 0.5, &pboot.mean_of(post, &k, "auc")?)?;
+            c.interval(&format!("{s}-w-flipped-below-clean-eps{}", run.noise), &format!("mean w on flipped pairs is below mean w on clean pairs by more than {W_MARGIN} at ε = {} (spec)", run.noise), "mean w(clean) − w(flipped pair)", Direction::Greater, W_MARGIN, &pboot.mean_of(post, &k, "gap")?)?;
         }
     }
     let t = crate::em::trajectory(0.9, &[(0.6, 1.0), (0.8, 1.0), (0.95, 1.0)], 0.7, 50);
@@ -144,15 +177,15 @@ pub fn claims(outcomes: &[Outcome], r: &Records, post: &Records, command: &str) 
     Ok(c)
 }
 
-pub fn numbers(r: &Records, post: &Records) -> Result<Numbers> {
-    let boot = Bootstrap::default();
+/// Every model's numbers with their intervals (`numbers.csv`; bootstraps as [`claims`]).
+pub fn numbers(r: &Records, boot: &Bootstrap, post: &Records, pboot: &Bootstrap) -> Result<Numbers> {
     let mut n = Numbers::new();
     for m in r.methods() {
         n.push(format!("{m}/win"), &boot.mean_of(r, &m, "win")?)?;
         n.push(format!("{m}/oracle"), &boot.mean_of(r, &m, "oracle")?)?;
     }
     for m in post.methods() {
-        n.push(format!("{m}/posterior_auc"), &boot.mean_of(post, &m, "auc")?)?;
+        n.push(format!("{m}/posterior_auc"), &pboot.mean_of(post, &m, "auc")?)?;
     }
     Ok(n)
 }
@@ -180,12 +213,17 @@ pub fn save_all(outcomes: &[Outcome], out: &Path, info: &RunInfo) -> Result<Clai
         bail!("lcpo tables: no outcome");
     }
     let (r, p) = pooled(outcomes)?;
-    main_table(outcomes, &r)?.save(out, "table2_mini")?;
+    let ([boot, pboot], lines) = bootstraps(&r, &p, info)?;
+    let eta = (info.seeds.len() == 1).then(|| "The final η̂ intervals are not widened: η̂ is one number per run, held in the outcomes rather than in a per-prompt table, so one seed gives a point (a Student-t interval needs several seeds).".to_string());
+    let mut t = main_table(outcomes, &r, &boot)?;
+    t.notes.extend(distinct([&lines[0], &eta]));
+    t.save(out, "table2_mini")?;
     r.save(out, "eval")?;
     p.save(out, "posterior")?;
-    let c = claims(outcomes, &r, &p, &info.command("lcpo"))?;
+    let mut c = claims(outcomes, &r, &boot, &p, &pboot, &info.command("lcpo"))?;
+    c.notes.extend(distinct(lines.iter().chain([&eta])));
     c.save(out)?;
-    numbers(&r, &p)?.save(out)?;
+    numbers(&r, &boot, &p, &pboot)?.save(out)?;
     save_svg(&out.join("eta.svg"), &plot(outcomes)?)?;
     info.save(out)?;
     Ok(c)
