@@ -72,9 +72,8 @@ impl RunArgs {
     /// compared with the snapshot, not written over it).
     pub fn results_dir(&self, repo_root: &Path, slug: &str) -> Result<PathBuf> {
         if self.out.is_none() && self.scale == Scale::Mini {
-            let committed = stats::compare::committed_seeds(&repo_root.join("results").join(slug));
-            if committed.len() as u64 > self.seeds {
-                return Ok(repo_root.join("target/mini-results").join(slug));
+            if let Some((dir, _)) = stats::compare::fewer_seeds_dir(repo_root, slug, self.seeds) {
+                return Ok(dir);
             }
         }
         results_dir(self.scale, self.out.as_deref(), repo_root, slug)

@@ -327,9 +327,7 @@ fn run(cli: Cli) -> Result<()> {
 /// seeds than the committed tables goes to `target/mini-results/<slug>/` (compared with them, not
 /// written over them); the second value says so.
 fn default_out(root: &Path, slug: &str, scale: Scale, seeds: u64, snapshot_dir: &Path) -> (PathBuf, Option<String>) {
-    let committed = stats::compare::committed_seeds(snapshot_dir);
-    if scale == Scale::Mini && committed.len() as u64 > seeds {
-        let dir = root.join("target/mini-results").join(slug);
+    if let Some((dir, committed)) = stats::compare::fewer_seeds_dir(root, slug, seeds).filter(|_| scale == Scale::Mini) {
         let why = format!(
             "the committed tables pool seeds {}; this run of {seeds} seed(s) writes to {} and is compared with them (`--seeds {}` regenerates the committed tables)",
             stats::seeds::describe(&committed),

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::files::fmt_num;
 use crate::numbers::Numbers;
 use crate::verdict::Verdict;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The seeds pooled by the committed claims of `dir` (the most any claim records; empty when
 /// there is no readable `claims.csv` in the ledger format).
@@ -23,6 +23,16 @@ pub fn committed_seeds(dir: &Path) -> Vec<u64> {
         Ok(ClaimsFile::Ledger(rows)) => rows.into_iter().map(|c| c.seeds).max_by_key(|s| s.len()).unwrap_or_default(),
         _ => vec![],
     }
+}
+
+/// Where a mini run of `seeds` seeds without `--out` must write instead of the committed snapshot
+/// `<repo_root>/results/<slug>/`: a run of fewer seeds than the committed tables pool goes to
+/// `<repo_root>/target/mini-results/<slug>/` and is compared with them, not written over them.
+/// `None`: it may write the snapshot. Returns the folder and the committed seeds. The one rule
+/// behind the paper binaries' default folder and `cargo xtask reproduce`'s.
+pub fn fewer_seeds_dir(repo_root: &Path, slug: &str, seeds: u64) -> Option<(PathBuf, Vec<u64>)> {
+    let committed = committed_seeds(&repo_root.join("results").join(slug));
+    (committed.len() as u64 > seeds).then(|| (repo_root.join("target/mini-results").join(slug), committed))
 }
 
 /// What a results folder holds for comparison.
