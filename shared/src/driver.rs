@@ -147,3 +147,25 @@ pub fn run_paper_scale<C: serde::Serialize, S>(args: &RunArgs, config: &Path, sl
     println!("paper-scale run finished in {:.1} min; checkpoints in {}, summary in {}", started.elapsed().as_secs_f64() / 60.0, work.display(), out.join("summary.json").display());
     Ok(())
 }
+
+/// A folder name and claim-id stem for a method: lower case, one `-` for each run of anything
+/// else, none at the ends (`"INPO (PM)"` → `inpo-pm`).
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Where one seed of a miniature caches what it trains (`Miniature::run_seed`'s `runs_root`): `runs_root/<scale>-<hash of the config text and seed>`, so a
+/// changed config never reuses a stale iterate.
+pub fn run_dir(runs_root: &Path, config_toml: &str, scale: crate::cli::Scale, seed: u64) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let text = format!("{config_toml}{seed}{}", scale.name());
+    runs_root.join(format!("{}-{}", scale.name(), &format!("{:x}", Sha256::digest(text.as_bytes()))[..12]))
+}

@@ -163,7 +163,7 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, root:
         };
         let mut monitor = WinMonitor { world: &world, tok, eval: &eval, proxy: &proxy.rm };
         let rcfg = shared::rl::RlConfig { seed, ..cfg.rl.clone() };
-        let s = shared::rl::run::run(models, &ids, &mut reward, &mut monitor, &rcfg, &dir.join(slug(&m.name))).with_context(|| format!("GRPO run of {}", m.name))?;
+        let s = shared::rl::run::run(models, &ids, &mut reward, &mut monitor, &rcfg, &dir.join(shared::driver::slug(&m.name))).with_context(|| format!("GRPO run of {}", m.name))?;
         let evals = s.evaluations.iter().map(|e| Ok((e.rollout, e.prompts_seen, EvalPoint::from_value(&e.value)?))).collect::<shared::Result<Vec<_>>>()?;
         if let Some((_, _, last)) = evals.last() {
             eprintln!("    oracle win rate vs SFT {:.3} → {:.3}, proxy {:.3} → {:.3}, length {:.1} → {:.1}", evals[0].2.win_rate, last.win_rate, evals[0].2.proxy, last.proxy, evals[0].2.length, last.length);
@@ -174,6 +174,3 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, root:
     Ok(Outcome { seed, rules: mined, tallies, agreement, rm_normalise: (mu, sd), proxy_filler_gain: proxy.filler_gain, runs, episode: cfg.episode_rollouts(), sft_lengths, seconds: started.elapsed().as_secs_f64() })
 }
 
-pub fn slug(m: &str) -> String {
-    m.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
-}

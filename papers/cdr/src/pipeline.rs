@@ -214,7 +214,7 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
         pairs.push((*src, ex.len()));
         anyhow::ensure!(ex.len() >= 2, "{}: only {} pairs; raise annotate.prompts or annotate.sampling.samples", src.method(), ex.len());
         let obj = Simpo(cfg.annotate.simpo.clone());
-        let (vs, m) = train_pref(&ctx, &ctx.base.vs, &ctx.base.model, &obj, ex, &cfg.annotate.train, &format!("simpo-{}", slug(src.method())))?;
+        let (vs, m) = train_pref(&ctx, &ctx.base.vs, &ctx.base.model, &obj, ex, &cfg.annotate.train, &format!("simpo-{}", shared::driver::slug(src.method())))?;
         drop(vs);
         let ys = answers(&ctx, &m, &bench_eval.prompts)?;
         let row = bench_eval.evaluate(&ctx.world, src.method(), &ys, &mut rng(seed, "cdr-judge-order"))?;
@@ -224,10 +224,6 @@ pub fn run(cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64, device: tch::
     }
     lap("downstream", &mut phases);
     Ok(Outcome { seed, base_trained, seconds: started.elapsed().as_secs_f64(), phases, strength, zoo_pairs, zoo: zoo_records, bench: bench_records, exemplar_fit, context, pairs, annotation, rows, eval })
-}
-
-fn slug(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 
 /// Answers of `model` to the evaluation prompts with the downstream decoding (one seed for all).

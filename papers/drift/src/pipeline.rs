@@ -334,15 +334,9 @@ fn diversity(ctx: &Ctx, model: &Llama, open: &[Prompt]) -> Result<Diversity> {
     Ok(d)
 }
 
-/// Where a run lives: `runs_root/<scale>-<hash of config and seed>`.
-pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: Scale, seed: u64) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let text = format!("{}{seed}{}", toml::to_string(cfg).unwrap_or_default(), scale.name());
-    runs_root.join(format!("{}-{}", scale.name(), &format!("{:x}", Sha256::digest(text.as_bytes()))[..12]))
-}
-
-pub fn slug(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+/// Where a seed's run lives ([`shared::driver::run_dir`]: a hash of the config and the seed).
+pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64) -> PathBuf {
+    shared::driver::run_dir(runs_root, &toml::to_string(cfg).unwrap_or_default(), scale, seed)
 }
 
 pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> Result<Outcome> {
@@ -387,7 +381,7 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
     div.insert("base".to_string(), diversity(&ctx, &ctx.base.model, &open)?);
     for m in &cfg.methods {
         let (mut vs, model) = pi0.copy_with(&vs0)?;
-        let mdir = dir.join(slug(&m.name));
+        let mdir = dir.join(shared::driver::slug(&m.name));
         let icfg = IterateConfig { iterations: cfg.iterations, reference: Reference::Previous, train: cfg.train.clone(), seed_per_iteration: true };
         let mut ann = DriftAnnotator { ctx: &ctx, method: m, dir: mdir.clone() };
         let recs = iterate::run(&model, &mut vs, &mut ann, &cfg.objective as &DpoRpo, &icfg, ctx.base.tok.pad, TOKENIZER_ID, &mdir)?;

@@ -307,15 +307,9 @@ pub fn gaussian<R: Rng>(r: &mut R) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// Where a run lives: `runs_root/<scale>-<hash of config and seed>`.
-pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: Scale, seed: u64) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let text = format!("{}{seed}{}", toml::to_string(cfg).unwrap_or_default(), scale.name());
-    runs_root.join(format!("{}-{}", scale.name(), &format!("{:x}", Sha256::digest(text.as_bytes()))[..12]))
-}
-
-pub fn slug(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+/// Where a seed's run lives ([`shared::driver::run_dir`]: a hash of the config and the seed).
+pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64) -> PathBuf {
+    shared::driver::run_dir(runs_root, &toml::to_string(cfg).unwrap_or_default(), scale, seed)
 }
 
 pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_root: &Path) -> Result<Outcome> {
@@ -347,7 +341,7 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
     let mut rows = vec![];
     for m in &cfg.methods {
         let (mut vs, model) = both.model.copy_with(&both.vs)?;
-        let mdir = dir.join(slug(&m.name));
+        let mdir = dir.join(shared::driver::slug(&m.name));
         let icfg = IterateConfig { iterations: cfg.iterations, reference: Reference::Previous, train: ctx.train.clone(), seed_per_iteration: true };
         eprintln!("==> {} ({} rounds)", m.name, cfg.iterations);
         let mut ann = EvolveAnnotator { setting: &ctx, method: m.clone() };

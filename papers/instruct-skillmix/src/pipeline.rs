@@ -97,11 +97,9 @@ pub struct Ctx<'a> {
     pub val_baseline: Vec<String>,
 }
 
-/// Where one seed's run lives: keyed by the config, the scale and the seed.
+/// Where a seed's run lives ([`shared::driver::run_dir`]: a hash of the config and the seed).
 pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let text = format!("{}{seed}{}", toml::to_string(cfg).unwrap_or_default(), scale.name());
-    runs_root.join(format!("{}-{}", scale.name(), &format!("{:x}", Sha256::digest(text.as_bytes()))[..12]))
+    shared::driver::run_dir(runs_root, &toml::to_string(cfg).unwrap_or_default(), scale, seed)
 }
 
 /// Every condition's demonstrations, in the order they are trained.

@@ -94,7 +94,7 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, root:
         };
         let mut monitor = WinMonitor { world: &world, tok, eval: &eval, proxy: &proxy.rm };
         let rcfg = shared::rl::RlConfig { seed, ..cfg.rl.clone() };
-        let out = dir.join(slug(&m.name));
+        let out = dir.join(shared::driver::slug(&m.name));
         let s = shared::rl::run::run(models, &ids, &mut reward, &mut monitor, &rcfg, &out).with_context(|| format!("PPO run of {}", m.name))?;
         let evals = s.evaluations.iter().map(|e| Ok((e.rollout, e.prompts_seen, EvalPoint::from_value(&e.value)?))).collect::<shared::Result<Vec<_>>>()?;
         if let Some((_, _, last)) = evals.last() {
@@ -114,6 +114,3 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, root:
 }
 
 
-pub fn slug(m: &str) -> String {
-    m.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
-}

@@ -127,7 +127,7 @@ pub fn claims(outcomes: &[Outcome], boot: &Bootstrap, rec: &Records, command: &s
         for r in o.runs.iter().filter(|r| !matches!(r.shaping, Shaping::Par { .. })) {
             let pr = paired(rec, p, &r.name)?;
             c.interval(
-                &format!("par-avg-5pts-above-{}", crate::pipeline::slug(&r.name)),
+                &format!("par-avg-5pts-above-{}", shared::driver::slug(&r.name)),
                 &format!("PAR's average win rate is ≥ 5 points above {} (abstract: ≥ 5 points above every competing shaping method)", r.name),
                 &format!("average oracle win rate over checkpoints, {p} − {} (paired)", r.name),
                 Direction::Greater,
