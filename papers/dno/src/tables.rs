@@ -10,8 +10,7 @@ use anyhow::Result;
 use shared::nash::tables::{self as nt, iter_name};
 use shared::nash::Outcome;
 use shared::report::{Cell, RunInfo, Table};
-use shared::stats::paired::Pair;
-use shared::stats::{Bootstrap, Claims, Direction, Draw, Interval, Numbers, Records};
+use shared::stats::{Bootstrap, Claims, Direction, Numbers, Records};
 use shared::world::alpaca::{headline_diff, Headline};
 use std::path::Path;
 
@@ -122,24 +121,6 @@ fn with_variant(cfg: &MiniConfig, v: Variant) -> Option<String> {
     cfg.methods.iter().find(|m| m.recipe.variant == v).map(|m| m.name.clone())
 }
 
-/// `Σ num / Σ den` over one side of the drawn pairs (`num`, `den`: metric positions).
-fn share(draw: &Draw<Pair>, side: fn(&Pair) -> &Vec<f64>, num: usize, den: &[usize]) -> f64 {
-    draw.mean(|x| side(x)[num]) / draw.mean(|x| den.iter().map(|&j| side(x)[j]).sum())
-}
-
-/// `nt::claim_share_change` (the change of a ratio of sums between `a` and `b`, paired unit by
-/// unit) through `Bootstrap::paired_interval`, so that a one-seed interval is widened by the
-/// seed spread too; the pairs and the draws are `nt::claim_share_change`'s, so a run of several
-/// seeds gets the same interval.
-#[allow(clippy::too_many_arguments)]
-fn claim_share_change(c: &mut Claims, boot: &Bootstrap, r: &Records, id: &str, statement: &str, a: &str, b: &str, num: &str, den: &[&str], direction: Direction, threshold: f64) -> shared::Result<Interval> {
-    let n = r.metric(num)?;
-    let d: Vec<usize> = den.iter().map(|m| r.metric(m)).collect::<shared::stats::Result<_>>()?;
-    let iv = boot.paired_interval(r, a, b, |draw| share(draw, |x| &x.a, n, &d) - share(draw, |x| &x.b, n, &d))?;
-    c.interval(id, statement, &format!("{num} / ({}): {a} − {b} (ratio of sums)", den.join(" + ")), direction, threshold, &iv)?;
-    Ok(iv)
-}
-
 /// The spec's test assertions (a)–(c) and the reported comparisons; every interval is widened
 /// by the seed spread when `boots` carry a reference.
 pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str, boots: &Boots) -> shared::Result<Claims> {
@@ -155,7 +136,7 @@ pub fn claims(cfg: &MiniConfig, rs: &AllRecords, outs: &[Outcome], command: &str
         nt::claim_diff(&mut c, boot, r, &format!("{}-no-fallback", slug(&d)), &format!("(a) {d} does not fall back: WR_base({last}) ≥ WR_base(1) − 0.02"), &it(&d, last), &it(&d, 1), "wr_base", Direction::Greater, -0.02)?;
         nt::claim_diff(&mut c, boot, r, &format!("{}-improves", slug(&d)), &format!("{d} improves over iterations: WR_base({last}) > WR_base(1) (Table 4 trend)"), &it(&d, last), &it(&d, 1), "wr_base", Direction::Greater, 0.0)?;
         // (b) The students overtake the teacher: more S≻T pairs and higher student scores.
-        claim_share_change(&mut c, &boots.data, &rs.data, &format!("{}-st-share-rises", slug(&d)), &format!("(b) the share of S≻T among {d}'s new pairs rises from iteration 1 to {last} (paper: 7% → 64%)"), &it(&d, last), &it(&d, 1), "st", &["ts", "st", "ss"], Direction::Greater, 0.0)?;
+        nt::claim_share_change(&mut c, &boots.data, &rs.data, &format!("{}-st-share-rises", slug(&d)), &format!("(b) the share of S≻T among {d}'s new pairs rises from iteration 1 to {last} (paper: 7% → 64%)"), &it(&d, last), &it(&d, 1), "st", &["ts", "st", "ss"], Direction::Greater, 0.0)?;
         nt::claim_diff(&mut c, &boots.data, &rs.data, &format!("{}-student-score-rises", slug(&d)), &format!("(b) {d}'s mean student rubric score rises from iteration 1 to {last} (paper: 3.46 → 5.25)"), &it(&d, last), &it(&d, 1), "student_score", Direction::Greater, 0.0)?;
     }
     if let Some(s) = with_variant(cfg, Variant::Spin) {

@@ -240,19 +240,14 @@ pub fn push_alpaca_numbers(n: &mut Numbers, outs: &[Outcome], r: &Records, boot:
 
 /// A claim on the change of a share between two methods (or iterations) matched unit by unit:
 /// `Σ num / Σ den` of `a` minus the same of `b`, e.g. the share of S≻T among new pairs. The
-/// ratio of sums is recomputed on every bootstrap replicate.
+/// ratio of sums is recomputed on every bootstrap replicate; a one-seed interval is widened by
+/// the seed spread of the same ratio when `boot` carries a reference (`paired_interval`).
 #[allow(clippy::too_many_arguments)]
 pub fn claim_share_change(c: &mut Claims, boot: &Bootstrap, r: &Records, id: &str, statement: &str, a: &str, b: &str, num: &str, den: &[&str], direction: Direction, threshold: f64) -> Result<Interval> {
-    let p = paired(r, a, b)?;
-    let n = p.metric(num)?;
-    let d: Vec<usize> = den.iter().map(|m| p.metric(m)).collect::<stats::Result<_>>()?;
-    let design = stats::bootstrap::Design::new(&p.pairs)?;
-    let share = |draw: &stats::bootstrap::Draw<stats::paired::Pair>, side: fn(&stats::paired::Pair) -> &Vec<f64>| {
-        let top = draw.mean(|x| side(x)[n]);
-        let bottom = draw.mean(|x| d.iter().map(|&j| side(x)[j]).sum());
-        top / bottom
-    };
-    let iv = boot.interval(&design, |draw| share(draw, |x| &x.a) - share(draw, |x| &x.b))?;
+    let n = r.metric(num)?;
+    let d: Vec<usize> = den.iter().map(|m| r.metric(m)).collect::<stats::Result<_>>()?;
+    let share = |draw: &stats::bootstrap::Draw<stats::paired::Pair>, side: fn(&stats::paired::Pair) -> &Vec<f64>| draw.mean(|x| side(x)[n]) / draw.mean(|x| d.iter().map(|&j| side(x)[j]).sum());
+    let iv = boot.paired_interval(r, a, b, |draw| share(draw, |x| &x.a) - share(draw, |x| &x.b))?;
     c.interval(id, statement, &format!("{num} / ({}): {a} − {b} (ratio of sums)", den.join(" + ")), direction, threshold, &iv)?;
     Ok(iv)
 }
