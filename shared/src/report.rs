@@ -195,6 +195,21 @@ impl RunInfo<'_> {
         }
     }
 
+    /// [`RunInfo::bootstrap`] for several records tables at once (`(name saved under, records)`),
+    /// and per table the line "Intervals: …" to print for a one-seed run; `None` for a run of
+    /// several seeds, whose legends already say that the bootstrap draws seeds (so committed
+    /// multi-seed tables and claims stay as they were).
+    pub fn bootstraps<const N: usize>(&self, tables: [(&str, &stats::Records); N]) -> Result<([stats::Bootstrap; N], [Option<String>; N])> {
+        let mut boots: [stats::Bootstrap; N] = std::array::from_fn(|_| stats::Bootstrap::default());
+        let mut lines: [Option<String>; N] = std::array::from_fn(|_| None);
+        for (i, (table, records)) in tables.into_iter().enumerate() {
+            let (b, how) = self.bootstrap(table, records)?;
+            boots[i] = b;
+            lines[i] = (self.seeds.len() == 1).then(|| format!("Intervals: {how}."));
+        }
+        Ok((boots, lines))
+    }
+
     /// Write `dir/run.md` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
         write_atomic(&dir.join("run.md"), self.to_markdown().as_bytes())
@@ -250,4 +265,15 @@ mod tests {
         assert!(t.to_markdown().contains("| a | 50.00 ± 1.23 |"));
         assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
     }
+}
+
+/// The distinct lines among `lines`, in order (tables without a reference all say the same).
+pub fn distinct_notes<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for l in lines.into_iter().flatten() {
+        if !out.contains(l) {
+            out.push(l.clone());
+        }
+    }
+    out
 }

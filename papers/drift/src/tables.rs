@@ -7,7 +7,7 @@
 //! assertion is decided by the seed-stratified bootstrap over them.
 //!
 //! A run of one seed widens every claim and number interval by the spread of the same statistic
-//! between the seeds of a committed run ([`bootstraps`], `shared::stats::spread`), one reference
+//! between the seeds of a committed run ([`RunInfo::bootstraps`], `shared::stats::spread`), one reference
 //! per table. Not widened: the plots' bands, over per-seed values held in the outcomes only (no
 //! per-prompt table to take a committed spread from).
 
@@ -15,7 +15,7 @@ use crate::config::{Kind, MiniConfig};
 use crate::metrics::{coverage_share, distinct_n, win};
 use crate::pipeline::Outcome;
 use shared::plot::{curves, save_svg, Curve, Estimate, Labels};
-use shared::report::{Cell, RunInfo, Table};
+use shared::report::{distinct_notes, Cell, RunInfo, Table};
 use shared::stats::{Bootstrap, Claims, Direction, Numbers, Records};
 use shared::world::alpaca::{mean_diff, MiniAlpacaEval, PER_PROMPT_METRICS};
 use std::collections::HashSet;
@@ -143,34 +143,8 @@ pub fn diversity_table(d: &Records, methods: &[String]) -> shared::Result<Table>
 /// The names the four per-prompt tables of [`records`] are saved under, in that order.
 pub const TABLES: [&str; 4] = ["eval", "diversity", "weights", "alpaca_mini"];
 
-/// One bootstrap per per-prompt table, in the order of [`TABLES`], and per table the line saying
-/// how its intervals are made. A one-seed run with a matching seed-spread reference
-/// ([`RunInfo::bootstrap`]) widens every interval by the spread between the committed seeds of
-/// the same statistic. A run of several seeds gets plain bootstraps and no lines, so its tables and
-/// claims are as before (their legends already say that the bootstrap draws seeds).
-pub fn bootstraps(rec: &[Records; 4], info: &RunInfo) -> shared::Result<([Bootstrap; 4], [Option<String>; 4])> {
-    let (mut boots, mut lines): ([Bootstrap; 4], [Option<String>; 4]) = Default::default();
-    for (i, (table, r)) in TABLES.iter().zip(rec).enumerate() {
-        let (b, how) = info.bootstrap(table, r)?;
-        boots[i] = b;
-        lines[i] = (info.seeds.len() == 1).then(|| format!("Intervals: {how}."));
-    }
-    Ok((boots, lines))
-}
-
-/// The distinct lines among `lines` (without a reference every table has the same line).
-fn distinct<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for l in lines.into_iter().flatten() {
-        if !out.contains(l) {
-            out.push(l.clone());
-        }
-    }
-    out
-}
-
 /// Every spec assertion, decided over prompts and seeds; `boots[i]` is the bootstrap of `rec[i]`
-/// ([`bootstraps`]).
+/// ([`RunInfo::bootstraps`]).
 pub fn claims(cfg: &MiniConfig, rec: &[Records; 4], boots: &[Bootstrap; 4], command: &str) -> shared::Result<Claims> {
     let [ev, d, w, a] = rec;
     let [boot, dboot, wboot, aboot] = boots;
@@ -277,9 +251,9 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     if let Some(o) = outs.first() {
         MiniAlpacaEval::table(&format!("Mini AlpacaEval of the final iterates (seed {})", o.seed), &o.alpaca).save(out, "alpaca_mini")?;
     }
-    let (boots, lines) = bootstraps(&all, info)?;
+    let (boots, lines) = info.bootstraps([(TABLES[0], &all[0]), (TABLES[1], &all[1]), (TABLES[2], &all[2]), (TABLES[3], &all[3])])?;
     let mut c = claims(cfg, &all, &boots, &info.command("drift"))?;
-    c.notes.extend(distinct(&lines));
+    c.notes.extend(distinct_notes(&lines));
     c.save(out)?;
     numbers(&all, &boots[0])?.save(out)?;
     plots(outs, cfg, out)?;

@@ -5,14 +5,14 @@
 //! (one number per run) by a Student-t interval over seeds.
 //!
 //! A run of one seed widens the bootstrap intervals by the spread of the same statistic between
-//! the seeds of a committed run ([`bootstraps`], `shared::stats::spread`). The η̂ intervals (the
+//! the seeds of a committed run ([`RunInfo::bootstraps`], `shared::stats::spread`). The η̂ intervals (the
 //! claims, the table's η̂ column, the plot's bands) are not widened: η̂ is held in the outcomes,
 //! not in a per-prompt table, so there is no committed statistic per seed to take the spread of.
 
 use crate::pipeline::{key, Outcome, EVAL_METRICS, POSTERIOR_METRICS};
 use anyhow::{bail, Result};
 use shared::plot::{curves, save_svg, Curve, Estimate, Labels};
-use shared::report::{Cell, RunInfo, Table};
+use shared::report::{distinct_notes, Cell, RunInfo, Table};
 use shared::stats::{paired, Bootstrap, Claims, Direction, Interval, Numbers, Records, Scheme};
 use std::path::Path;
 
@@ -59,32 +59,6 @@ fn pct(iv: &Interval) -> Cell {
 fn final_eta(outcomes: &[Outcome], noise: f64, method: &str) -> Option<(Estimate, Vec<u64>)> {
     let v: Vec<(u64, f64)> = outcomes.iter().filter_map(|o| Some((o.seed, *o.runs.iter().find(|r| r.noise == noise && r.method == method)?.eta.last()?))).collect();
     Some((Estimate::mean_ci95(&v.iter().map(|x| x.1).collect::<Vec<_>>())?, v.iter().map(|x| x.0).collect()))
-}
-
-/// The bootstraps of the eval and posterior records, and per table the line saying how its
-/// intervals are made. A one-seed run with a matching seed-spread reference
-/// ([`RunInfo::bootstrap`]) widens every bootstrap interval by the spread between the committed
-/// seeds of the same statistic. A run of several seeds gets plain bootstraps and no lines, so its
-/// tables and claims are as before (their legends already say that the bootstrap draws seeds).
-pub fn bootstraps(r: &Records, post: &Records, info: &RunInfo) -> Result<([Bootstrap; 2], [Option<String>; 2])> {
-    let (mut boots, mut lines): ([Bootstrap; 2], [Option<String>; 2]) = Default::default();
-    for (i, (table, records)) in [("eval", r), ("posterior", post)].into_iter().enumerate() {
-        let (b, how) = info.bootstrap(table, records)?;
-        boots[i] = b;
-        lines[i] = (info.seeds.len() == 1).then(|| format!("Intervals: {how}."));
-    }
-    Ok((boots, lines))
-}
-
-/// The distinct lines among `lines` (without a reference both tables have the same line).
-fn distinct<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for l in lines.into_iter().flatten() {
-        if !out.contains(l) {
-            out.push(l.clone());
-        }
-    }
-    out
 }
 
 /// Table 2 in miniature: oracle WR vs SFT of every method at every noise level (`boot`: the
@@ -213,15 +187,15 @@ pub fn save_all(outcomes: &[Outcome], out: &Path, info: &RunInfo) -> Result<Clai
         bail!("lcpo tables: no outcome");
     }
     let (r, p) = pooled(outcomes)?;
-    let ([boot, pboot], lines) = bootstraps(&r, &p, info)?;
+    let ([boot, pboot], lines) = info.bootstraps([("eval", &r), ("posterior", &p)])?;
     let eta = (info.seeds.len() == 1).then(|| "The final η̂ intervals are not widened: η̂ is one number per run, held in the outcomes rather than in a per-prompt table, so one seed gives a point (a Student-t interval needs several seeds).".to_string());
     let mut t = main_table(outcomes, &r, &boot)?;
-    t.notes.extend(distinct([&lines[0], &eta]));
+    t.notes.extend(distinct_notes([&lines[0], &eta]));
     t.save(out, "table2_mini")?;
     r.save(out, "eval")?;
     p.save(out, "posterior")?;
     let mut c = claims(outcomes, &r, &boot, &p, &pboot, &info.command("lcpo"))?;
-    c.notes.extend(distinct(lines.iter().chain([&eta])));
+    c.notes.extend(distinct_notes(lines.iter().chain([&eta])));
     c.save(out)?;
     numbers(&r, &boot, &p, &pboot)?.save(out)?;
     save_svg(&out.join("eta.svg"), &plot(outcomes)?)?;

@@ -9,14 +9,14 @@
 //!
 //! A run of one seed widens every interval of the claims, the numbers and the alpaca, gap and judge
 //! tables by the spread of the same statistic between the seeds of a committed run
-//! ([`bootstraps`], `shared::stats::spread`), one reference per table. Not widened: the plots'
+//! ([`RunInfo::bootstraps`], `shared::stats::spread`), one reference per table. Not widened: the plots'
 //! bands, over per-seed values held in the outcomes only (no per-prompt table to take a committed
 //! spread from).
 
 use crate::config::{Kind, MiniConfig};
 use crate::pipeline::{at, win, IterRow, Outcome};
 use shared::plot::{curves, save_svg, Curve, Estimate, Labels};
-use shared::report::{Cell, RunInfo, Table};
+use shared::report::{distinct_notes, Cell, RunInfo, Table};
 use shared::stats::{Bootstrap, Claims, Design, Direction, Draw, Interval, Numbers, Record, Records};
 use shared::world::alpaca::{headline_diff, mean_diff, Headline, Strengths, PER_PROMPT_METRICS};
 use std::path::Path;
@@ -238,34 +238,8 @@ fn scaled_diff(boot: &Bootstrap, pairs: &Records, a: &str, b: &str, metric: &str
 /// The names the four per-prompt tables of [`records`] are saved under, in that order.
 pub const TABLES: [&str; 4] = ["pairs", "eval", "judge", "alpaca_mini"];
 
-/// One bootstrap per per-prompt table, in the order of [`TABLES`], and per table the line saying
-/// how its intervals are made. A one-seed run with a matching seed-spread reference
-/// ([`RunInfo::bootstrap`]) widens every interval by the spread between the committed seeds of
-/// the same statistic. A run of several seeds gets plain bootstraps and no lines, so its tables and
-/// claims are as before (their legends already say that the bootstrap draws seeds).
-pub fn bootstraps(rec: &[Records; 4], info: &RunInfo) -> shared::Result<([Bootstrap; 4], [Option<String>; 4])> {
-    let (mut boots, mut lines): ([Bootstrap; 4], [Option<String>; 4]) = Default::default();
-    for (i, (table, r)) in TABLES.iter().zip(rec).enumerate() {
-        let (b, how) = info.bootstrap(table, r)?;
-        boots[i] = b;
-        lines[i] = (info.seeds.len() == 1).then(|| format!("Intervals: {how}."));
-    }
-    Ok((boots, lines))
-}
-
-/// The distinct lines among `lines` (without a reference every table has the same line).
-fn distinct<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for l in lines.into_iter().flatten() {
-        if !out.contains(l) {
-            out.push(l.clone());
-        }
-    }
-    out
-}
-
 /// Every spec assertion ("Claims a test can assert"), decided over prompts and seeds; `boots[i]`
-/// is the bootstrap of `rec[i]` ([`bootstraps`]).
+/// is the bootstrap of `rec[i]` ([`RunInfo::bootstraps`]).
 pub fn claims(cfg: &MiniConfig, rec: &[Records; 4], boots: &[Bootstrap; 4], outs: &[Outcome], command: &str) -> shared::Result<Claims> {
     let [pairs, ev, judge, a] = rec;
     let [pboot, boot, jboot, aboot] = boots;
@@ -378,10 +352,10 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     for (r, name) in all.iter().zip(TABLES) {
         r.save(out, name)?;
     }
-    let (boots, lines) = bootstraps(&all, info)?;
+    let (boots, lines) = info.bootstraps([(TABLES[0], &all[0]), (TABLES[1], &all[1]), (TABLES[2], &all[2]), (TABLES[3], &all[3])])?;
     // A table with intervals says how they were made when they come from one seed.
     let noted = |mut t: Table, tables: &[usize]| {
-        t.notes.extend(distinct(tables.iter().map(|&i| &lines[i])));
+        t.notes.extend(distinct_notes(tables.iter().map(|&i| &lines[i])));
         t
     };
     let h = Headline::of(outs.iter().flat_map(|o| o.alpaca.iter()));
@@ -391,7 +365,7 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     compute_table(outs, cfg).save(out, "compute")?;
     eft_table(outs).save(out, "eft")?;
     let mut c = claims(cfg, &all, &boots, outs, &info.command("temporal-self-rewarding"))?;
-    c.notes.extend(distinct(&lines));
+    c.notes.extend(distinct_notes(&lines));
     c.save(out)?;
     numbers(&all, &boots)?.save(out)?;
     plots(outs, cfg, out)?;

@@ -5,12 +5,12 @@
 //! model. Every claim is decided by the seed-stratified bootstrap of `shared::stats` over the
 //! per-prompt records pooled across seeds (`eval.per_prompt.csv`, `probes.per_prompt.csv`).
 //! A run of one seed widens each of those intervals by the spread of the same statistic between
-//! the seeds of a committed run ([`bootstraps`], `shared::stats::spread`).
+//! the seeds of a committed run ([`RunInfo::bootstraps`], `shared::stats::spread`).
 
 use crate::pipeline::{Outcome, EVAL_METRICS, PROBE_METRICS};
 use anyhow::{bail, Result};
 use shared::plot::{curves, save_svg, Curve, Estimate, Labels};
-use shared::report::{Cell, RunInfo, Table};
+use shared::report::{distinct_notes, Cell, RunInfo, Table};
 use shared::stats::{paired, Bootstrap, Claims, Direction, Interval, Numbers, Records};
 use std::path::Path;
 
@@ -39,32 +39,6 @@ fn paper_row(name: &str) -> Option<(f64, Option<f64>)> {
 
 fn pct(iv: &Interval) -> Cell {
     Cell::text(format!("{:.1} [{:.1}, {:.1}]", 100.0 * iv.estimate, 100.0 * iv.lo, 100.0 * iv.hi))
-}
-
-/// The bootstraps of the eval and probes records, and per table the line saying how its intervals
-/// are made. A one-seed run with a matching seed-spread reference ([`RunInfo::bootstrap`]) widens
-/// every bootstrap interval by the spread between the committed seeds of the same statistic. A run
-/// of several seeds gets plain bootstraps and no lines, so its tables and claims are as before
-/// (their legends already say that the bootstrap draws seeds).
-pub fn bootstraps(r: &Records, probes: &Records, info: &RunInfo) -> Result<([Bootstrap; 2], [Option<String>; 2])> {
-    let (mut boots, mut lines): ([Bootstrap; 2], [Option<String>; 2]) = Default::default();
-    for (i, (table, records)) in [("eval", r), ("probes", probes)].into_iter().enumerate() {
-        let (b, how) = info.bootstrap(table, records)?;
-        boots[i] = b;
-        lines[i] = (info.seeds.len() == 1).then(|| format!("Intervals: {how}."));
-    }
-    Ok((boots, lines))
-}
-
-/// The distinct lines among `lines` (without a reference both tables have the same line).
-fn distinct<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for l in lines.into_iter().flatten() {
-        if !out.contains(l) {
-            out.push(l.clone());
-        }
-    }
-    out
 }
 
 /// The main table: paper AE2 WR beside the miniature's oracle WR vs SFT, best and converged
@@ -209,16 +183,16 @@ pub fn save_all(outcomes: &[Outcome], out: &Path, info: &RunInfo) -> Result<Clai
         bail!("tgdpo tables: no outcome");
     }
     let (r, p) = pooled(outcomes)?;
-    let ([boot, pboot], lines) = bootstraps(&r, &p, info)?;
+    let ([boot, pboot], lines) = info.bootstraps([("eval", &r), ("probes", &p)])?;
     let mut t = main_table(outcomes, &r, &boot)?;
-    t.notes.extend(distinct(&lines[..1]));
+    t.notes.extend(distinct_notes(&lines[..1]));
     t.save(out, "table_mini")?;
     epochs_table(outcomes).save(out, "epochs")?;
     data_table(outcomes, &p)?.save(out, "data")?;
     r.save(out, "eval")?;
     p.save(out, "probes")?;
     let mut c = claims(outcomes, &r, &boot, &p, &pboot, &info.command("tgdpo"))?;
-    c.notes.extend(distinct(&lines));
+    c.notes.extend(distinct_notes(&lines));
     c.save(out)?;
     numbers(&r, &boot, &p, &pboot)?.save(out)?;
     save_svg(&out.join("val_winrate.svg"), &plot(outcomes)?)?;
