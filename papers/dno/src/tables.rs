@@ -21,26 +21,7 @@ pub struct AllRecords {
     pub alpaca: Records,
 }
 
-/// One bootstrap per per-prompt table the intervals read: each carries that table's seed-spread
-/// reference when a one-seed run has one (`RunInfo::bootstrap`), and is `Bootstrap::default()`
-/// otherwise (several seeds, or no reference), so a run of several seeds is unchanged.
-pub struct Boots {
-    pub iterations: Bootstrap,
-    pub data: Bootstrap,
-    pub alpaca: Bootstrap,
-}
-
-impl Boots {
-    /// Each table's bootstrap under the name its records are saved as, and the note for the
-    /// claims (one note when every table says the same).
-    pub fn of(info: &RunInfo, rs: &AllRecords) -> shared::Result<(Boots, String)> {
-        let (iterations, n1) = info.bootstrap("iterations", &rs.iterations)?;
-        let (data, n2) = info.bootstrap("table2_mini", &rs.data)?;
-        let (alpaca, n3) = info.bootstrap("alpaca_mini", &rs.alpaca)?;
-        let note = if n1 == n2 && n2 == n3 { n1 } else { format!("iterations: {n1}; table2_mini: {n2}; alpaca_mini: {n3}") };
-        Ok((Boots { iterations, data, alpaca }, note))
-    }
-}
+pub use nt::Boots;
 
 pub fn records(outs: &[Outcome]) -> shared::Result<AllRecords> {
     Ok(AllRecords { iterations: nt::iteration_records(outs)?, pairs: nt::pair_records(outs)?, data: nt::data_records(outs, &DATA_METRICS)?, alpaca: nt::alpaca_records(outs)? })
@@ -167,8 +148,10 @@ pub fn numbers(outs: &[Outcome], rs: &AllRecords, b: &Boots) -> shared::Result<N
 pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) -> Result<Claims> {
     let rs = records(outs)?;
     // A one-seed run: each table's intervals widened by the committed seeds' spread.
-    let (b, note) = Boots::of(info, &rs)?;
-    eprintln!("==> {note}");
+    let (b, notes) = Boots::of(info, &rs.iterations, ("table2_mini", &rs.data), &rs.alpaca)?;
+    for n in &notes {
+        eprintln!("==> {n}");
+    }
     nt::iterations_table("DNO miniature: every method after each iteration (nash-mini preference; WR vs pi_0 is an expected probability)", outs, &rs.iterations, &b.iterations)?.save(out, "iterations")?;
     rs.iterations.save(out, "iterations")?;
     rs.pairs.save(out, "pairs")?;
@@ -180,9 +163,7 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     let mut c = claims(cfg, &rs, outs, &info.command("dno"), &b)?;
     // Only a one-seed run says how its intervals were made: the claims of several seeds stay as
     // they were (their legend already says that the bootstrap draws seeds and prompts).
-    if info.seeds.len() == 1 {
-        c.notes.push(format!("Intervals: {note}."));
-    }
+    c.notes.extend(notes);
     c.save(out)?;
     numbers(outs, &rs, &b)?.save(out)?;
     info.save(out)?;

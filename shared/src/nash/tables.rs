@@ -251,3 +251,22 @@ pub fn claim_share_change(c: &mut Claims, boot: &Bootstrap, r: &Records, id: &st
     c.interval(id, statement, &format!("{num} / ({}): {a} − {b} (ratio of sums)", den.join(" + ")), direction, threshold, &iv)?;
     Ok(iv)
 }
+
+/// The bootstraps of a Nash-family paper's three per-prompt tables (the iterates, the paper's own
+/// data table, the mini AlpacaEval): each carries that table's seed-spread reference when a
+/// one-seed run has one ([`RunInfo::bootstraps`](crate::report::RunInfo::bootstraps)), and is
+/// `Bootstrap::default()` otherwise, so a run of several seeds is unchanged.
+pub struct Boots {
+    pub iterations: Bootstrap,
+    pub data: Bootstrap,
+    pub alpaca: Bootstrap,
+}
+
+impl Boots {
+    /// The bootstraps of `iterations`, the data table saved as `data_name`, and `alpaca_mini`,
+    /// and the notes to print under a one-seed run's claims (none for several seeds).
+    pub fn of(info: &crate::report::RunInfo, iterations: &Records, (data_name, data): (&str, &Records), alpaca: &Records) -> Result<(Boots, Vec<String>)> {
+        let ([iterations, data, alpaca], lines) = info.bootstraps([("iterations", iterations), (data_name, data), ("alpaca_mini", alpaca)])?;
+        Ok((Boots { iterations, data, alpaca }, crate::report::distinct_notes(&lines)))
+    }
+}
