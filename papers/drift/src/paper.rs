@@ -154,8 +154,9 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSum
     cfg.validate()?;
     let train = cfg.train_config()?;
     shared::device::seed_torch(cfg.seed);
-    let Pretrained { mut vs, model, tokenizer: tok, source, .. } = Pretrained::load_chat(&cfg.model, &cfg.chat_template, &cfg.dtype, device).with_context(|| format!("loading {}", cfg.model))?;
+    // The data first: a missing DSAT file should not wait for a model download.
     let records = load_dsat(Path::new(&cfg.dsat_data))?;
+    let Pretrained { mut vs, model, tokenizer: tok, source, .. } = Pretrained::load_chat(&cfg.model, &cfg.chat_template, &cfg.dtype, device).with_context(|| format!("loading {}", cfg.model))?;
     let instruction = cfg.instruction.as_deref().unwrap_or(DEFAULT_INSTRUCTION);
     let guided = records.iter().map(|r| Ok(truncate_left(&tok.encode(&guided_prompt(r, instruction), false)?, cfg.generation.max_prompt_tokens))).collect::<Result<Vec<_>>>()?;
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
