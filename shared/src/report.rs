@@ -243,6 +243,17 @@ pub fn relative_display(path: &Path, root: &Path) -> String {
     p.strip_prefix(&r).unwrap_or(&p).display().to_string()
 }
 
+/// The distinct lines among `lines`, in order (tables without a reference all say the same).
+pub fn distinct_notes<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for l in lines.into_iter().flatten() {
+        if !out.contains(l) {
+            out.push(l.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +268,38 @@ mod tests {
         assert_eq!(info.command("simpo"), "cargo xtask reproduce simpo --scale smoke --seed 3 --seeds 3 -- --config papers/simpo/configs/mini-oracle.toml");
     }
 
+    /// The wiring every trained paper uses: a one-seed run whose reference folder holds the
+    /// table's records over three seeds gets a bootstrap carrying them (wider intervals) and a
+    /// note per table; a table the reference lacks stays plain, saying why; a run of several
+    /// seeds gets plain bootstraps and no notes.
+    #[test]
+    fn bootstraps_widen_one_seed_runs_against_a_reference() {
+        let records = |seeds: std::ops::Range<u64>| {
+            let mut r = stats::Records::new(&["v"]);
+            for s in seeds {
+                for p in 0..40u32 {
+                    let v = f64::from(p % 7) / 7.0 + 0.3 * s as f64;
+                    r.push(s, "A", p.to_string(), 0, &[v]).unwrap();
+                }
+            }
+            r
+        };
+        let dir = tempfile::tempdir().unwrap();
+        records(0..3).save(dir.path(), "eval").unwrap();
+        let run = records(0..1);
+        let one = RunInfo { scale: "mini", seeds: &[0], threads: 2, device: "cpu", config_path: "c.toml", config_toml: "", reference: Some(dir.path()) };
+        let ([wide, plain], lines) = one.bootstraps([("eval", &run), ("other", &run)]).unwrap();
+        assert!(wide.reference.is_some() && plain.reference.is_none());
+        let (w, p) = (wide.mean_of(&run, "A", "v").unwrap(), plain.mean_of(&run, "A", "v").unwrap());
+        assert!(w.lo < p.lo && w.hi > p.hi, "{w:?} vs {p:?}");
+        assert!(lines[0].as_deref().unwrap().contains("widened by the spread between seeds 0, 1, 2"), "{lines:?}");
+        assert!(lines[1].as_deref().unwrap().contains("no other.per_prompt.csv"), "{lines:?}");
+        assert_eq!(distinct_notes(&lines).len(), 2);
+        let three = RunInfo { seeds: &[0, 1, 2], ..one };
+        let ([b], lines) = three.bootstraps([("eval", &records(0..3))]).unwrap();
+        assert!(b.reference.is_none() && lines[0].is_none());
+    }
+
     #[test]
     fn markdown_and_csv_agree_on_values() {
         let mut t = Table::new("demo", &["model", "win rate"]);
@@ -267,13 +310,3 @@ mod tests {
     }
 }
 
-/// The distinct lines among `lines`, in order (tables without a reference all say the same).
-pub fn distinct_notes<'a>(lines: impl IntoIterator<Item = &'a Option<String>>) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for l in lines.into_iter().flatten() {
-        if !out.contains(l) {
-            out.push(l.clone());
-        }
-    }
-    out
-}
