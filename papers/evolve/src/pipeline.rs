@@ -24,7 +24,7 @@ use crate::chain;
 use crate::config::{Kind, Method, MiniConfig, RefineNegative, Selection};
 use crate::loss::{EvolveObjective, REFINE};
 use anyhow::{Context, Result};
-use rand::Rng;
+use shared::world::judge::rand_distr_normal;
 use serde::{Deserialize, Serialize};
 use shared::cli::Scale;
 use shared::model::generate::GenerateConfig;
@@ -206,7 +206,7 @@ impl Setting for Ctx<'_> {
     fn score(&self, t: usize, p: usize, texts: &[String], rng: &mut rand_chacha::ChaCha8Rng) -> shared::Result<Option<(Vec<f64>, Vec<f64>)>> {
         let x = &self.chunks[t][p];
         let oracle: Vec<f64> = texts.iter().map(|y| self.world.oracle.score(x, y)).collect();
-        let rm = oracle.iter().map(|o| o + self.cfg.rm_noise * gaussian(rng)).collect();
+        let rm = oracle.iter().map(|o| o + self.cfg.rm_noise * rand_distr_normal(rng)).collect();
         Ok(Some((rm, oracle)))
     }
     fn evaluate(&self, policy: &Llama) -> shared::Result<Option<ChainEval>> {
@@ -300,13 +300,6 @@ pub fn describe(e: &ChainEval) -> String {
     e.oracle.iter().enumerate().map(|(k, v)| if k == 0 { format!("direct {:.3}", mean(v)) } else { format!("refine@{k} {:.3}", mean(v)) }).collect::<Vec<_>>().join(", ")
 }
 
-/// A standard normal draw (Box–Muller).
-pub fn gaussian<R: Rng>(r: &mut R) -> f64 {
-    let u1: f64 = r.gen::<f64>().max(1e-300);
-    let u2: f64 = r.gen();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 /// Where a seed's run lives ([`shared::driver::run_dir`]: a hash of the config and the seed).
 pub fn run_dir(runs_root: &Path, cfg: &MiniConfig, scale: shared::cli::Scale, seed: u64) -> PathBuf {
     shared::driver::run_dir(runs_root, &toml::to_string(cfg).unwrap_or_default(), scale, seed)
@@ -359,18 +352,4 @@ pub fn run(cfg: &MiniConfig, scale: Scale, seed: u64, device: tch::Device, runs_
         }
     }
     Ok(Outcome { seed, bases, rows, base_trained, seconds: started.elapsed().as_secs_f64() })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gaussian_draws_have_unit_variance() {
-        let mut r = rng(1, "t");
-        let v: Vec<f64> = (0..20000).map(|_| gaussian(&mut r)).collect();
-        let m = mean(&v);
-        let var = mean(&v.iter().map(|x| (x - m).powi(2)).collect::<Vec<_>>());
-        assert!(m.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{m} {var}");
-    }
 }

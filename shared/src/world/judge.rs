@@ -190,3 +190,17 @@ pub fn rand_distr_normal<R: Rng>(rng: &mut R) -> f64 {
     let u2: f64 = rng.gen();
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_draws_have_unit_variance() {
+        let mut r = crate::world::rng(1, "t");
+        let v: Vec<f64> = (0..20000).map(|_| rand_distr_normal(&mut r)).collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
+        assert!(m.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{m} {var}");
+    }
+}
