@@ -51,16 +51,12 @@ pub fn ensure(dir: &Path, cfg: &SftConfig, prepare: impl FnOnce() -> Result<(Pre
         return Err(Error::invalid(format!("SFT stage {}", dir.display()), "has no examples"));
     }
     // TRL's truncation under the config's (max_length, max_prompt_length), as every trainer here.
-    let data = data
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let e = Example::new(d.prompt.clone(), vec![d.response.clone()]);
-            let mut t = truncate_all(std::slice::from_ref(&e), cfg.train.max_length, cfg.train.max_prompt_length).map_err(|err| Error::invalid(format!("SFT stage example {i}"), err.to_string()))?;
-            let t = t.remove(0);
-            Ok(SftExample { prompt: t.prompt, response: t.responses.into_iter().next().unwrap_or_default() })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let examples: Vec<Example> = data.iter().map(|d| Example::new(d.prompt.clone(), vec![d.response.clone()])).collect();
+    let data: Vec<SftExample> = truncate_all(&examples, cfg.train.max_length, cfg.train.max_prompt_length)
+        .map_err(|e| Error::invalid(format!("SFT stage {}", dir.display()), e.to_string()))?
+        .into_iter()
+        .map(|e| SftExample { prompt: e.prompt, response: e.responses.into_iter().next().unwrap_or_default() })
+        .collect();
     eprintln!("==> SFT stage: {} examples from {} into {}", data.len(), pre.source.describe(), dir.display());
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let s: Summary = sft::train(&pre.model, &mut pre.vs, &data, pre.tokenizer.pad_id(), cfg, &dir.join("train"))?;
