@@ -225,7 +225,7 @@ pub fn sft_examples(sft: &Sft, template: &str, tok: &Tokenizer) -> Result<Vec<Sf
 }
 
 /// `M_0`: `start_model`, else the SFT stage from `base_model` into `out_dir/m0/`.
-fn m0(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<String> {
+fn ensure_m0(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<String> {
     if let Some(m) = &cfg.start_model {
         return Ok(m.clone());
     }
@@ -355,7 +355,7 @@ pub fn run(cfg: &PaperConfig, device: Device, out_dir: &Path) -> Result<PaperSum
     shared::device::seed_torch(cfg.seed);
     let prompts = load_prompts(Path::new(&cfg.prompts))?;
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let start = m0(cfg, device, out_dir)?;
+    let start = ensure_m0(cfg, device, out_dir)?;
     let Pretrained { vs: vs0, model: m0, tokenizer: tok, source, .. } = Pretrained::load_chat(&start, &cfg.chat_template, &cfg.dtype, device).with_context(|| format!("loading M_0 {start}"))?;
     let per = prompts.len() / cfg.data.chunks;
     anyhow::ensure!(per > 0, "{} prompts for {} chunks", prompts.len(), cfg.data.chunks);
