@@ -12,7 +12,7 @@ const P: usize = 32; // prompt tokens
 const R: usize = 32; // response tokens
 
 fn bench(c: &mut Criterion) {
-    tch::set_num_threads(1);
+    shared::device::set_threads(1);
     let (vs, model) = tiny::model(&tiny::config("llama", 512, 64, 128, 2, 4), 0);
     let seqs: Vec<(Vec<i64>, Vec<i64>)> = (0..2 * B as i64)
         .map(|i| ((0..P as i64).map(|k| (i * 7 + k) % 512).collect(), (0..R as i64).map(|k| (i * 13 + k * 3) % 512).collect()))

@@ -37,7 +37,7 @@ fn rollouts() -> Vec<Rollout> {
 }
 
 fn bench(c: &mut Criterion) {
-    tch::set_num_threads(1);
+    shared::device::set_threads(1);
     let cfg = tiny::config("llama", 512, 64, 128, 2, 4);
     let (mut vs, model) = tiny::model(&cfg, 0);
     let mut cvs = VarStore::new(Device::Cpu);

@@ -42,10 +42,57 @@ pub fn resolve(spec: &str) -> Result<tch::Device> {
     }
 }
 
-/// Fix libtorch's CPU (intra-op) thread count (results depend on it; record it with them).
+/// The CPU math every run pins, so a seed gives the same bits at any thread count and on any
+/// x86 CPU with AVX2, with or without AVX-512: MKL's strict conditional numerical
+/// reproducibility on its AVX2 code path (its GEMMs otherwise split their reductions by thread
+/// count and pick kernels by CPU), and ATen's AVX2 kernels (its AVX-512 ones round differently).
+/// Without it two machines train different models from one seed, and a claim near its
+/// threshold can flip between them. A variable the user has set is left alone.
+pub const PINNED_CPU_MATH: [(&str, &str); 2] = [("MKL_CBWR", "AVX2,STRICT"), ("ATEN_CPU_CAPABILITY", "avx2")];
+
+/// Set [`PINNED_CPU_MATH`] for this process unless the user chose otherwise; must run before
+/// the first tensor operation (MKL and ATen read these once). Returns the settings in force,
+/// as `KEY=value` pairs, for the run record.
+pub fn pin_cpu_math() -> Vec<String> {
+    static PINNED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PINNED
+        .get_or_init(|| {
+            PINNED_CPU_MATH
+                .iter()
+                .map(|(k, v)| {
+                    let value = match std::env::var(k) {
+                        Ok(set) => set,
+                        Err(_) => {
+                            // Called at the start of a run, before libtorch starts any thread.
+                            std::env::set_var(k, v);
+                            v.to_string()
+                        }
+                    };
+                    format!("{k}={value}")
+                })
+                .collect()
+        })
+        .clone()
+}
+
+/// The CPU math settings in force, for `run.md` (`KEY=value`, or `KEY unset`); reads only.
+pub fn cpu_math() -> String {
+    PINNED_CPU_MATH
+        .iter()
+        .map(|(k, _)| match std::env::var(k) {
+            Ok(v) => format!("{k}={v}"),
+            Err(_) => format!("{k} unset"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Fix libtorch's CPU (intra-op) thread count, pinning the CPU math first ([`pin_cpu_math`]):
+/// with the pin, results no longer depend on the count, and the run record still states it.
 /// Safe to call again later in the same process (inter-op threads are left alone: libtorch
 /// refuses to change them once any parallel work has run).
 pub fn set_threads(n: i32) {
+    pin_cpu_math();
     tch::set_num_threads(n);
 }
 

@@ -155,12 +155,14 @@ pub struct RunInfo<'a> {
 impl RunInfo<'_> {
     pub fn to_markdown(&self) -> String {
         format!(
-            "# The run behind these tables\n\n- scale: {}\n- {}: {}\n- libtorch CPU threads: {}\n- device: {}\n- config: `{}`, as loaded:\n\n```toml\n{}```\n",
+            "# The run behind these tables\n\n- scale: {}\n- {}: {}\n- libtorch CPU threads: {}\n- device: {}{}\n- config: `{}`, as loaded:\n\n```toml\n{}```\n",
             self.scale,
             if self.seeds.len() == 1 { "seed" } else { "seeds" },
             stats::seeds::describe(self.seeds),
             self.threads,
             self.device,
+            // On the CPU the math is pinned (`shared::device::pin_cpu_math`): say how.
+            if self.device == "cpu" { format!("\n- CPU math: {}", crate::device::cpu_math()) } else { String::new() },
             self.config_path,
             self.config_toml
         )
