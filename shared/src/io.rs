@@ -97,6 +97,32 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), msg: e.to_string() })
 }
 
+/// Read a TOML config ([`read_toml`]: a wrong key is an error naming it and the file), then check
+/// it with `validate`, whose error is reported under "invalid config <path>". A paper's
+/// `MiniConfig::load` is this one call.
+pub fn load_config<T: serde::de::DeserializeOwned, E: Into<anyhow::Error>>(path: &Path, validate: impl FnOnce(&T) -> std::result::Result<(), E>) -> anyhow::Result<T> {
+    use anyhow::Context;
+    let cfg: T = read_toml(path)?;
+    validate(&cfg).map_err(Into::into).with_context(|| format!("invalid config {}", path.display()))?;
+    Ok(cfg)
+}
+
+/// For config tests: load `file` with its key `key` misspelt as `typo` (written to a scratch
+/// folder) and check that the error names the misspelt key; returns the error's text.
+pub fn assert_typo_named<T>(file: &Path, key: &str, typo: &str, load: impl FnOnce(&Path) -> anyhow::Result<T>) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(text.contains(key), "{} has no `{key}` to misspell", file.display());
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace(key, typo)).expect("writing the misspelt config");
+    let e = match load(&bad) {
+        Ok(_) => panic!("{} with `{key}` misspelt `{typo}` loaded", file.display()),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(e.contains(typo), "the error does not name `{typo}`: {e}");
+    e
+}
+
 /// A config's paths that start with `.` are relative to the config file's folder: rewrite them
 /// so (hub ids and absolute paths stay as they are).
 pub fn rebase_relative(config: &Path, paths: &mut [&mut String]) {

@@ -2,7 +2,7 @@
 //! Every [U] item of the spec is a knob here, with the spec's default.
 
 use crate::selfeval::SelfEval;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use shared::train::TrainConfig;
 use std::path::{Path, PathBuf};
@@ -79,9 +79,7 @@ impl Eval {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -131,12 +129,7 @@ mod tests {
 
     #[test]
     fn a_wrong_key_is_a_clear_error() {
-        let text = std::fs::read_to_string(config_dir().join("smoke.toml")).unwrap().replace("prune_keep", "prune_kept");
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bad.toml");
-        std::fs::write(&p, text).unwrap();
-        let e = format!("{:#}", MiniConfig::load(&p).unwrap_err());
-        assert!(e.contains("prune_kept"), "{e}");
+        shared::io::assert_typo_named(&config_dir().join("smoke.toml"), "prune_keep", "prune_kept", MiniConfig::load);
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl<'a> RowBoot<'a> {
 
     /// The interval of `stat`, widened by its spread between the reference's seeds when there is
     /// one (a run of several seeds has none: its interval is the plain one).
-    fn interval(&self, stat: impl Fn(&Draw<'a, Row>) -> f64) -> Result<Interval> {
+    fn interval(&self, stat: impl Fn(&Draw<'a, Row>) -> f64 + Sync) -> Result<Interval> {
         let iv = self.boot.interval(&self.design, &stat)?;
         Ok(match &self.reference {
             Some(r) => self.boot.widen(iv, r, &stat)?,

@@ -1,6 +1,6 @@
 //! The miniature's config (TOML, unknown keys rejected, validated on load).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use shared::rl::RlConfig;
 use shared::world::proxy::ProxyConfig;
@@ -53,9 +53,7 @@ pub struct MiniConfig {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -141,7 +141,7 @@ fn per_seed<'a, 'b>(d: &Draw<'a, &'b Record>, stat: impl Fn(&[&'b Record]) -> f6
 }
 
 /// Interval of a statistic of each seed's mini RewardBench items, widened in a one-seed run.
-fn bench_interval(what: &str, boot: &Bootstrap, p: &Pooled, stat: impl Fn(&[&Record]) -> f64) -> Result<Interval> {
+fn bench_interval(what: &str, boot: &Bootstrap, p: &Pooled, stat: impl Fn(&[&Record]) -> f64 + Sync) -> Result<Interval> {
     boot.rows_interval(&p.bench, |r| r.method == "zoo", |d| per_seed(d, &stat)).with_context(|| format!("mini RewardBench: {what}"))
 }
 
@@ -149,7 +149,7 @@ fn bench_interval(what: &str, boot: &Bootstrap, p: &Pooled, stat: impl Fn(&[&Rec
 /// (the rank correlation), widened in a one-seed run like [`bench_interval`]: a reference seed
 /// reads the strengths measured from the reference's zoo records, so the reference must hold
 /// them (`rows_interval` cannot be used: run and reference may share seed numbers).
-fn strength_interval(what: &str, b: &Boots, p: &Pooled, stat: impl Fn(&[&Record], &[f64]) -> f64) -> Result<Interval> {
+fn strength_interval(what: &str, b: &Boots, p: &Pooled, stat: impl Fn(&[&Record], &[f64]) -> f64 + Sync) -> Result<Interval> {
     let with = |strength: &BTreeMap<u64, Vec<f64>>, d: &Draw<&Record>| per_seed(d, |items| stat(items, &strength[&items[0].seed]));
     let rows = p.bench.of("zoo")?;
     let iv = b.bench.interval(&Design::new(&rows)?, |d| with(&p.strength, d)).with_context(|| format!("mini RewardBench: {what}"))?;

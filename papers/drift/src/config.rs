@@ -1,7 +1,7 @@
 //! The miniature's config (`configs/mini.toml`, `configs/smoke.toml`); a wrong key is an error.
 
 use crate::loss::DpoRpo;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use shared::train::TrainConfig;
 use shared::world::forms::FormsConfig;
@@ -90,9 +90,7 @@ fn yes() -> bool {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -150,11 +148,6 @@ mod tests {
 
     #[test]
     fn a_wrong_key_is_a_clear_error() {
-        let text = std::fs::read_to_string(config_dir().join("smoke.toml")).unwrap().replace("rm_noise", "rm_noize");
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bad.toml");
-        std::fs::write(&p, text).unwrap();
-        let e = format!("{:#}", MiniConfig::load(&p).unwrap_err());
-        assert!(e.contains("rm_noize"), "{e}");
+        shared::io::assert_typo_named(&config_dir().join("smoke.toml"), "rm_noise", "rm_noize", MiniConfig::load);
     }
 }

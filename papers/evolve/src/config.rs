@@ -1,6 +1,6 @@
 //! The miniature's config (`configs/mini.toml`, `configs/smoke.toml`); a wrong key is an error.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use shared::train::TrainConfig;
 use shared::world::forms::{Form, FormsConfig};
@@ -99,9 +99,7 @@ fn yes() -> bool {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -159,11 +157,6 @@ mod tests {
 
     #[test]
     fn a_wrong_key_is_a_clear_error() {
-        let text = std::fs::read_to_string(config_dir().join("smoke.toml")).unwrap().replace("rm_noise", "rm_nois");
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bad.toml");
-        std::fs::write(&p, text).unwrap();
-        let e = format!("{:#}", MiniConfig::load(&p).unwrap_err());
-        assert!(e.contains("rm_nois"), "{e}");
+        shared::io::assert_typo_named(&config_dir().join("smoke.toml"), "rm_noise", "rm_nois", MiniConfig::load);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::catalogue::{pair_key, Skill};
 use crate::teacher::Teacher;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use shared::train::TrainConfig;
 use std::path::{Path, PathBuf};
@@ -62,9 +62,7 @@ pub struct Eval {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -123,12 +121,7 @@ mod tests {
 
     #[test]
     fn a_wrong_key_is_a_clear_error() {
-        let text = std::fs::read_to_string(config_dir().join("smoke.toml")).unwrap().replace("shirker_rate", "shirk_rate");
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bad.toml");
-        std::fs::write(&p, text).unwrap();
-        let e = format!("{:#}", MiniConfig::load(&p).unwrap_err());
-        assert!(e.contains("shirk_rate"), "{e}");
+        shared::io::assert_typo_named(&config_dir().join("smoke.toml"), "shirker_rate", "shirk_rate", MiniConfig::load);
     }
 
     #[test]

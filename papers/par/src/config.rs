@@ -3,7 +3,7 @@
 //! methods (each a [`Shaping`]).
 
 use crate::shaping::Shaping;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use shared::rl::RlConfig;
 use shared::world::proxy::ProxyConfig;
@@ -48,9 +48,7 @@ pub struct MiniConfig {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {

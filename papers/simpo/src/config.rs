@@ -90,9 +90,7 @@ pub struct EvalSettings {
 
 impl PaperConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: PaperConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {

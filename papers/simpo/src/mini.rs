@@ -2,7 +2,7 @@
 //! how every method is trained and selected, how models are decoded for evaluation.
 
 use crate::methods::Method;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use shared::train::pairwise::PairwiseConfig;
 use std::path::Path;
@@ -76,9 +76,7 @@ fn one() -> usize {
 
 impl MiniConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let cfg: MiniConfig = shared::io::read_toml(path)?;
-        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
-        Ok(cfg)
+        shared::io::load_config(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {

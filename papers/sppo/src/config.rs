@@ -51,11 +51,6 @@ mod tests {
 
     #[test]
     fn a_wrong_key_is_a_clear_error() {
-        let text = std::fs::read_to_string(config_dir().join("smoke.toml")).unwrap().replace("prompts_per_split", "prompts_per_splitt");
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bad.toml");
-        std::fs::write(&p, text).unwrap();
-        let e = format!("{:#}", MiniConfig::load(&p).unwrap_err());
-        assert!(e.contains("prompts_per_splitt"), "{e}");
+        shared::io::assert_typo_named(&config_dir().join("smoke.toml"), "prompts_per_split", "prompts_per_splitt", MiniConfig::load);
     }
 }
