@@ -271,7 +271,7 @@ pub fn push_numbers(n: &mut Numbers, boot: &Bootstrap, r: &Records, method: &str
     let reference_rows = boot.reference.as_ref().map(|x| x.of(method)).transpose()?;
     let reference = reference_rows.as_ref().map(|rows| Design::new(rows)).transpose()?;
     // The interval of one column, widened by the reference's seed spread when there is one.
-    let interval = |stat: &dyn Fn(&Draw<'_, &Record>) -> f64| -> Result<Interval> {
+    let interval = |stat: &(dyn Fn(&Draw<'_, &Record>) -> f64 + Sync)| -> Result<Interval> {
         let iv = boot.interval(&d, |x| stat(x))?;
         Ok(match &reference {
             Some(rd) => boot.widen(iv, rd, |x| stat(x))?,

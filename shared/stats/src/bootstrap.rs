@@ -165,26 +165,35 @@ impl<'a, T: Unit> Design<'a, T> {
         Draw { seeds: self.groups.iter().map(|g| g.iter().flatten().copied().collect()).collect() }
     }
 
-    fn draw(&self, scheme: Scheme, rng: &mut ChaCha8Rng) -> Draw<'a, T> {
+    /// One replicate's indices: the drawn seeds and, per drawn seed, its drawn prompts. Only
+    /// this touches the RNG, in one fixed order, so the replicates can then be evaluated on any
+    /// number of threads with the same result.
+    fn plan(&self, scheme: Scheme, rng: &mut ChaCha8Rng) -> Vec<(usize, Vec<u32>)> {
         let s = self.groups.len();
         let seeds: Vec<usize> = (0..s).map(|_| rng.gen_range(0..s)).collect();
-        let shared: Option<Vec<usize>> = match scheme {
+        let shared: Option<Vec<u32>> = match scheme {
             Scheme::Crossed => {
                 let n = self.groups[0].len();
-                Some((0..n).map(|_| rng.gen_range(0..n)).collect())
+                Some((0..n).map(|_| rng.gen_range(0..n) as u32).collect())
             }
             Scheme::Nested => None,
         };
-        let mut out = Vec::with_capacity(s);
-        for &k in &seeds {
-            let g = &self.groups[k];
-            let prompts: Vec<usize> = match &shared {
-                Some(p) => p.clone(),
-                None => (0..g.len()).map(|_| rng.gen_range(0..g.len())).collect(),
-            };
-            out.push(prompts.iter().flat_map(|&j| g[j].iter().copied()).collect());
-        }
-        Draw { seeds: out }
+        seeds
+            .into_iter()
+            .map(|k| {
+                let n = self.groups[k].len();
+                let prompts = match &shared {
+                    Some(p) => p.clone(),
+                    None => (0..n).map(|_| rng.gen_range(0..n) as u32).collect(),
+                };
+                (k, prompts)
+            })
+            .collect()
+    }
+
+    /// The items a [`Design::plan`] draws.
+    fn realise(&self, plan: &[(usize, Vec<u32>)]) -> Draw<'a, T> {
+        Draw { seeds: plan.iter().map(|(k, prompts)| prompts.iter().flat_map(|&j| self.groups[*k][j as usize].iter().copied()).collect()).collect() }
     }
 }
 
@@ -253,7 +262,7 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
 
 impl Bootstrap {
     /// The percentile interval of `stat` over the design's replicates.
-    pub fn interval<'a, T: Unit>(&self, design: &Design<'a, T>, stat: impl Fn(&Draw<'a, T>) -> f64) -> Result<Interval> {
+    pub fn interval<'a, T: Unit + Sync>(&self, design: &Design<'a, T>, stat: impl Fn(&Draw<'a, T>) -> f64 + Sync) -> Result<Interval> {
         if self.replicates < 100 {
             return Err(Error::invalid("bootstrap", format!("{} replicates are too few for a percentile interval (use at least 100)", self.replicates)));
         }
@@ -268,10 +277,26 @@ impl Bootstrap {
         if !estimate.is_finite() {
             return Err(Error::invalid("bootstrap", format!("the statistic is {estimate} on the observed data")));
         }
+        // The draws come from one RNG in replicate order; the statistic (the costly part: an LC
+        // fit, a ratio over thousands of items) is evaluated on all cores, a chunk at a time, and
+        // collected in replicate order, so the interval does not depend on the core count.
         let mut rng = ChaCha8Rng::seed_from_u64(self.rng_seed);
         let mut reps = Vec::with_capacity(self.replicates);
-        for _ in 0..self.replicates {
-            reps.push(stat(&design.draw(scheme, &mut rng)));
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        while reps.len() < self.replicates {
+            let chunk = (self.replicates - reps.len()).min(16 * workers);
+            let plans: Vec<_> = (0..chunk).map(|_| design.plan(scheme, &mut rng)).collect();
+            if workers == 1 {
+                reps.extend(plans.iter().map(|p| stat(&design.realise(p))));
+                continue;
+            }
+            let per = plans.len().div_ceil(workers);
+            let stat = &stat;
+            let parts: Vec<Vec<f64>> = std::thread::scope(|sc| {
+                let handles: Vec<_> = plans.chunks(per).map(|ps| sc.spawn(move || ps.iter().map(|p| stat(&design.realise(p))).collect::<Vec<f64>>())).collect();
+                handles.into_iter().map(|h| h.join().expect("a bootstrap worker panicked")).collect()
+            });
+            reps.extend(parts.into_iter().flatten());
         }
         let bad = reps.iter().filter(|v| !v.is_finite()).count();
         if bad > 0 {

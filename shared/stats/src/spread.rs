@@ -94,7 +94,7 @@ impl Bootstrap {
     /// interval is widened by the same statistic on the same selection of the reference, seed by
     /// seed. [`check_reference`] has made sure the reference has the run's metric columns, so
     /// `stat` may read `values` by position.
-    pub fn rows_interval(&self, records: &Records, keep: impl Fn(&Record) -> bool, stat: impl for<'a, 'b> Fn(&Draw<'a, &'b Record>) -> f64) -> Result<Interval> {
+    pub fn rows_interval(&self, records: &Records, keep: impl Fn(&Record) -> bool, stat: impl for<'a, 'b> Fn(&Draw<'a, &'b Record>) -> f64 + Sync) -> Result<Interval> {
         let rows: Vec<&Record> = records.rows.iter().filter(|r| keep(r)).collect();
         let iv = self.interval(&Design::new(&rows)?, &stat)?;
         match &self.reference {
@@ -111,7 +111,7 @@ impl Bootstrap {
 
     /// Interval of any statistic of methods `a` and `b` paired unit by unit (`Pair::diff` reads
     /// a metric by position), widened like [`Bootstrap::rows_interval`].
-    pub fn paired_interval(&self, records: &Records, a: &str, b: &str, stat: impl for<'x> Fn(&Draw<'x, Pair>) -> f64) -> Result<Interval> {
+    pub fn paired_interval(&self, records: &Records, a: &str, b: &str, stat: impl for<'x> Fn(&Draw<'x, Pair>) -> f64 + Sync) -> Result<Interval> {
         let p = paired(records, a, b)?;
         let iv = self.interval(&Design::new(&p.pairs)?, &stat)?;
         match &self.reference {
