@@ -317,6 +317,9 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("{} holds no claims.csv or numbers.csv: point at the folder a `reproduce --out DIR` run wrote", dir.display());
             }
             println!("== {slug}: {} against the committed snapshot in results/{slug}", dir.display());
+            if let Some(note) = cpu_math_note(&committed_dir, &dir) {
+                println!("  note: {note}");
+            }
             print!("{}", stats::compare::compare(&committed, &regenerated).render());
             Ok(())
         }
@@ -359,6 +362,21 @@ mod out_tests {
         assert!(why.unwrap().contains("pool seeds 0, 1, 2 (3 seeds); this run of 1 seed(s) writes to target/mini-results/simpo"));
         assert_eq!(default_out(root.path(), "simpo", Scale::Mini, 3, &snap).0, snap);
         assert_eq!(default_out(root.path(), "simpo", Scale::Smoke, 1, &snap).0, snap);
+    }
+
+    #[test]
+    fn a_change_of_cpu_math_is_noted() {
+        let root = tempfile::tempdir().unwrap();
+        let (old, pinned, again) = (root.path().join("old"), root.path().join("pinned"), root.path().join("again"));
+        let line = "- CPU math: MKL_CBWR=AVX2,STRICT, ATEN_CPU_CAPABILITY=avx2\n";
+        for (dir, text) in [(&old, "- seed: 0\n".to_string()), (&pinned, format!("- seed: 0\n{line}")), (&again, format!("- seed: 1\n{line}"))] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("run.md"), text).unwrap();
+        }
+        let note = cpu_math_note(&old, &pinned).unwrap();
+        assert!(note.contains("committed: not pinned") && note.contains("this run: MKL_CBWR=AVX2,STRICT"), "{note}");
+        assert_eq!(cpu_math_note(&pinned, &again), None);
+        assert_eq!(cpu_math_note(&pinned, &root.path().join("nothing")), None);
     }
 }
 
@@ -434,13 +452,13 @@ fn reproduce(
         }
     } else {
         let regenerated = stats::compare::read_snapshot(&out).context("reading the regenerated tables")?;
-        for note in committed.notes.iter().chain(&regenerated.notes) {
+        for note in committed.notes.iter().chain(&regenerated.notes).cloned().chain(cpu_math_note(&snapshot_dir, &out)) {
             println!("  note: {note}");
         }
         print!("{}", stats::compare::compare(&committed, &regenerated).render());
         let changed = snapshot::changed_files(&before, &after);
         if !changed.is_empty() {
-            println!("  files whose bytes changed (expected across machines; `git diff {shown}`): {}", changed.join(", "));
+            println!("  files whose bytes changed (expected with other seeds, or against tables made before the CPU math was pinned: see their run.md; `git diff {shown}`): {}", changed.join(", "));
         }
     }
     if scale != Scale::Smoke && out_override.is_none() {
@@ -541,6 +559,24 @@ fn fetch_one(root: &Path, name: &str, mirror: Option<&Path>) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// The `- CPU math:` line of a results folder's `run.md` (`shared::device::cpu_math`), if any.
+fn cpu_math(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("run.md")).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("- CPU math: ")).map(str::to_string)
+}
+
+/// A note when the committed and the regenerated tables were made with different CPU math (the
+/// committed ones before it was pinned, or a user's override): then not even the same seed is
+/// expected to give the same numbers.
+fn cpu_math_note(committed: &Path, regenerated: &Path) -> Option<String> {
+    let (a, b) = (cpu_math(committed), cpu_math(regenerated));
+    if a == b || !regenerated.join("run.md").exists() {
+        return None;
+    }
+    let say = |m: Option<String>| m.unwrap_or_else(|| "not pinned (made before the pin)".into());
+    Some(format!("CPU math differs (committed: {}; this run: {}): the same seed gives other numbers, so compare within the bands, not bit for bit", say(a), say(b)))
 }
 
 /// A `cargo` command with the libtorch environment set.
