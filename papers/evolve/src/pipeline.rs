@@ -90,10 +90,8 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-/// A method after round k (0-based).
-pub fn at(method: &str, k: usize) -> String {
-    format!("{method}@iter{k}")
-}
+/// A method after iteration (round) k, 0-based, as named in the records.
+pub use shared::train::iterate::at;
 
 pub struct Ctx<'a> {
     pub cfg: &'a MiniConfig,

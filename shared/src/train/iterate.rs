@@ -104,6 +104,12 @@ pub struct IterationRecord {
     pub resumed: bool,
 }
 
+/// How records and tables name a method's iterate after iteration (or round) `k`, 0-based:
+/// `"<method>@iter<k>"`.
+pub fn at(method: &str, k: usize) -> String {
+    format!("{method}@iter{k}")
+}
+
 /// Run the loop on `policy` (weights in `vs`, updated in place, π_0 on entry). `tokenizer_id`
 /// keys the reference caches; `pad` pads batches.
 #[allow(clippy::too_many_arguments)]
