@@ -189,7 +189,7 @@ impl RunInfo<'_> {
             Ok(seeds) => Ok((
                 stats::Bootstrap { reference: Some(std::sync::Arc::new(reference)), ..Default::default() },
                 format!(
-                    "one seed: every interval is widened by the spread between seeds {} of the same statistic in `{shown}/{table}.per_prompt.csv` (`shared::stats::spread`), so that one-seed runs on different machines reach the same verdicts",
+                    "one seed: every interval is widened by the spread between seeds {} of the same statistic in `{shown}/{table}.per_prompt.csv` (`shared::stats::spread`), so that a one-seed interval also covers what another seed would have trained",
                     stats::seeds::describe(&seeds)
                 ),
             )),

@@ -21,7 +21,9 @@
 //! 7. [`seeds`]: `--seed S --seeds N` and a helper that runs a closure per seed and joins records.
 //! 8. [`spread`]: a run of one seed cannot see training variance; given the committed records of
 //!    the same table over several seeds, its intervals are widened by the spread between them, so
-//!    that two one-seed runs on different machines reach the same verdicts.
+//!    that a one-seed interval also covers what another seed would have trained. (That two
+//!    machines train the same model from one seed is the pinned CPU math's job:
+//!    `shared::device::pin_cpu_math`.)
 //!
 //! # What the bootstrap resamples, and why
 //!
