@@ -19,10 +19,6 @@ struct PyResult {
     seconds: f64,
 }
 
-/// `shared::device::PINNED_CPU_MATH`, which the Rust benches set in-process (xtask does not
-/// link libtorch, so it keeps its own copy of the two settings).
-const PINNED_CPU_MATH: [(&str, &str); 2] = [("MKL_CBWR", "AVX2,STRICT"), ("ATEN_CPU_CAPABILITY", "avx2")];
-
 pub fn run(root: &Path, filter: Option<&str>) -> Result<()> {
     let lt = libtorch::ensure(root)?;
     let mut cmd = cargo(root, &lt);
@@ -51,13 +47,6 @@ pub fn run(root: &Path, filter: Option<&str>) -> Result<()> {
         }
         for (k, v) in lt.env() {
             c.env(k, v);
-        }
-        // The Rust side pins its CPU math in `set_threads` (as every run does); PyTorch gets the
-        // same settings, so both sides of each row run the same kernels.
-        for (k, v) in PINNED_CPU_MATH {
-            if std::env::var_os(k).is_none() {
-                c.env(k, v);
-            }
         }
         let out = c.output().with_context(|| format!("running {}", script.display()))?;
         if !out.status.success() {

@@ -24,6 +24,10 @@ pub struct Libtorch {
     pub python: Option<PathBuf>,
 }
 
+/// `shared::device::PINNED_CPU_MATH` (xtask does not link libtorch, so it keeps its own copy of
+/// the two settings).
+pub const PINNED_CPU_MATH: [(&str, &str); 2] = [("MKL_CBWR", "AVX2,STRICT"), ("ATEN_CPU_CAPABILITY", "avx2")];
+
 impl Libtorch {
     pub fn lib_dir(&self) -> PathBuf {
         self.dir.join("lib")
@@ -50,6 +54,15 @@ impl Libtorch {
         // slower on the shared 2-core box). Sleeping instead changes no result, only the waiting.
         if std::env::var_os("OMP_WAIT_POLICY").is_none() {
             env.push(("OMP_WAIT_POLICY".into(), "PASSIVE".into()));
+        }
+        // The pinned CPU math (`shared::device::PINNED_CPU_MATH`), set here too so that every
+        // process xtask starts (binaries, tests, benches, PyTorch scripts) has it from its first
+        // instruction and no multi-threaded test process has to set it in-process. A value the
+        // user set wins.
+        for (k, v) in PINNED_CPU_MATH {
+            if std::env::var_os(k).is_none() {
+                env.push((k.into(), v.into()));
+            }
         }
         env
     }
@@ -306,6 +319,9 @@ mod tests {
         assert_eq!(env["LIBTORCH"], "/opt/torch");
         assert_eq!(env["LIBTORCH_CXX11_ABI"], "1");
         assert!(env["LD_LIBRARY_PATH"].starts_with("/opt/torch/lib"));
+        if std::env::var_os("MKL_CBWR").is_none() {
+            assert_eq!(env["MKL_CBWR"], "AVX2,STRICT");
+        }
         if std::env::var_os("OMP_WAIT_POLICY").is_none() {
             assert_eq!(env["OMP_WAIT_POLICY"], "PASSIVE");
         }
