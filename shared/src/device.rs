@@ -50,29 +50,19 @@ pub fn resolve(spec: &str) -> Result<tch::Device> {
 /// threshold can flip between them. A variable the user has set is left alone.
 pub const PINNED_CPU_MATH: [(&str, &str); 2] = [("MKL_CBWR", "AVX2,STRICT"), ("ATEN_CPU_CAPABILITY", "avx2")];
 
-/// Set [`PINNED_CPU_MATH`] for this process unless the user chose otherwise; must run before
-/// the first tensor operation (MKL and ATen read these once). Returns the settings in force,
-/// as `KEY=value` pairs, for the run record.
-pub fn pin_cpu_math() -> Vec<String> {
-    static PINNED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    PINNED
-        .get_or_init(|| {
-            PINNED_CPU_MATH
-                .iter()
-                .map(|(k, v)| {
-                    let value = match std::env::var(k) {
-                        Ok(set) => set,
-                        Err(_) => {
-                            // Called at the start of a run, before libtorch starts any thread.
-                            std::env::set_var(k, v);
-                            v.to_string()
-                        }
-                    };
-                    format!("{k}={value}")
-                })
-                .collect()
-        })
-        .clone()
+/// Set [`PINNED_CPU_MATH`] for this process unless the user (or `cargo xtask`) already did; must
+/// run before the first tensor operation (MKL and ATen read these once). [`cpu_math`] says what
+/// is in force.
+pub fn pin_cpu_math() {
+    static PINNED: std::sync::Once = std::sync::Once::new();
+    PINNED.call_once(|| {
+        for (k, v) in PINNED_CPU_MATH {
+            if std::env::var_os(k).is_none() {
+                // Called at the start of a run, before libtorch starts any thread.
+                std::env::set_var(k, v);
+            }
+        }
+    });
 }
 
 /// The CPU math settings in force, for `run.md` (`KEY=value`, or `KEY unset`); reads only.

@@ -311,4 +311,3 @@ mod tests {
         assert_eq!(t.to_csv(), "model,win rate,win rate_se\na,50.00,1.23\nb,,\n");
     }
 }
-

@@ -21,10 +21,11 @@ fn base_hash(threads: i32, dir: &std::path::Path) -> String {
 
 #[test]
 fn training_is_bit_identical_at_one_and_two_threads() {
-    let pins = shared::device::pin_cpu_math();
+    shared::device::pin_cpu_math();
     let tmp = tempfile::tempdir().unwrap();
     let one = base_hash(1, &tmp.path().join("t1"));
     let two = base_hash(2, &tmp.path().join("t2"));
-    assert_eq!(one, two, "weights differ between 1 and 2 threads with {pins:?}");
-    assert!(shared::device::cpu_math().contains("MKL_CBWR="), "{}", shared::device::cpu_math());
+    let math = shared::device::cpu_math();
+    assert_eq!(one, two, "weights differ between 1 and 2 threads with {math}");
+    assert!(math.contains("MKL_CBWR="), "{math}");
 }

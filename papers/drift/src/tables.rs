@@ -251,7 +251,7 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     if let Some(o) = outs.first() {
         MiniAlpacaEval::table(&format!("Mini AlpacaEval of the final iterates (seed {})", o.seed), &o.alpaca).save(out, "alpaca_mini")?;
     }
-    let (boots, lines) = info.bootstraps([(TABLES[0], &all[0]), (TABLES[1], &all[1]), (TABLES[2], &all[2]), (TABLES[3], &all[3])])?;
+    let (boots, lines) = info.bootstraps(std::array::from_fn(|i| (TABLES[i], &all[i])))?;
     let mut c = claims(cfg, &all, &boots, &info.command("drift"))?;
     c.notes.extend(distinct_notes(&lines));
     c.save(out)?;

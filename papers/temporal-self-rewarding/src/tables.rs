@@ -352,7 +352,7 @@ pub fn save_all(outs: &[Outcome], cfg: &MiniConfig, out: &Path, info: &RunInfo) 
     for (r, name) in all.iter().zip(TABLES) {
         r.save(out, name)?;
     }
-    let (boots, lines) = info.bootstraps([(TABLES[0], &all[0]), (TABLES[1], &all[1]), (TABLES[2], &all[2]), (TABLES[3], &all[3])])?;
+    let (boots, lines) = info.bootstraps(std::array::from_fn(|i| (TABLES[i], &all[i])))?;
     // A table with intervals says how they were made when they come from one seed.
     let noted = |mut t: Table, tables: &[usize]| {
         t.notes.extend(distinct_notes(tables.iter().map(|&i| &lines[i])));
